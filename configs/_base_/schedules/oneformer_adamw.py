@@ -1,0 +1,44 @@
+# Optimizer, loops and checkpointing shared by every OneFormer schedule (inherited by schedule_*.py).
+# Sources: OneFormer paper (arXiv:2211.06220) sec. 4 / official d2 yamls (SOLVER.*), as summarised in
+# docs oneformer_spec.md sec. 5; mmdet 3.3 mask2former configs for the mmengine spelling.
+
+optim_wrapper = dict(
+    type='OptimWrapper',  # `tools/train.py --amp` switches to AmpOptimWrapper (official R50/Swin-T runs use AMP)
+    optimizer=dict(
+        type='AdamW',  # SOLVER.OPTIMIZER ADAMW
+        lr=1e-4,  # SOLVER.BASE_LR 0.0001 at batch 16
+        betas=(0.9, 0.999),  # torch AdamW defaults used by d2
+        eps=1e-8,  # torch AdamW default used by d2
+        weight_decay=0.05),  # SOLVER.WEIGHT_DECAY 0.05
+    # SOLVER.CLIP_GRADIENTS: CLIP_TYPE full_model, CLIP_VALUE 0.01, NORM_TYPE 2.0 (clip over all parameters
+    # together, which is what OptimWrapper's clip_grad_norm_ does).
+    clip_grad=dict(max_norm=0.01, norm_type=2),
+    paramwise_cfg=dict(
+        # mmengine: the longest matching key wins and then ignores norm_decay_mult, so keys that only
+        # occur inside the backbone carry its lr_mult too.
+        custom_keys={
+            'backbone': dict(lr_mult=0.1, decay_mult=1.0),  # SOLVER.BACKBONE_MULTIPLIER 0.1
+            # SOLVER.WEIGHT_DECAY_EMBED 0.0 (nn.Embedding): queries, level embeddings, text context / tokens
+            'query_embed': dict(decay_mult=0.),
+            'level_embed': dict(decay_mult=0.),
+            'prompt_ctx': dict(decay_mult=0.),
+            'token_embedding': dict(decay_mult=0.),
+            # text encoder positional embedding: no decay (like the embeddings above)
+            'positional_embedding': dict(decay_mult=0.),
+            # Swin: relative_position_bias_table / absolute_pos_embed get weight decay 0 (d2 build_optimizer),
+            # still with the backbone lr
+            'relative_position_bias_table': dict(lr_mult=0.1, decay_mult=0.),
+            'absolute_pos_embed': dict(lr_mult=0.1, decay_mult=0.),
+        },
+        norm_decay_mult=0.0))  # SOLVER.WEIGHT_DECAY_NORM 0.0
+
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+default_hooks = dict(
+    # d2 CHECKPOINT_PERIOD 5000; keep-3 + last as in mmdet's Mask2Former configs
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3, save_last=True))
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+
+# SOLVER.IMS_PER_BATCH 16 (8 GPUs x 2 images); `tools/train.py --auto-scale-lr` rescales lr to the real batch
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,0 +1,3 @@
+from .contrastive_loss import QueryTextContrastiveLoss
+
+__all__ = ['QueryTextContrastiveLoss']

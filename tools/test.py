@@ -1,0 +1,66 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Test (and evaluate) OneFormer (mmdet-style test script; also what ``mim test oneformer CONFIG -C CKPT`` runs).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out x.pkl] [--show-dir DIR]
+        [--task panoptic|instance|semantic|all] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+``--task`` sets ``model.test_cfg.tasks`` (``all`` = one backbone pass, one decoder pass per task) and keeps only the
+metrics of those tasks in ``test_evaluator``. The headline numbers are printed as a markdown table and saved to
+``{work_dir}/metrics.json`` by ``TaskMetricsSummaryHook`` (added when the config lacks it).
+"""
+import argparse
+import os
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import oneformer  # noqa: F401  (registers the project modules and the stack compatibility shims)
+from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from oneformer.evaluation import TASK_CHOICES, setup_test_cfg
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a OneFormer model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', type=str, help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved (inside work_dir/timestamp/)')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--task',
+        choices=TASK_CHOICES,
+        default=None,
+        help='task token(s) to run at test time; default: the config\'s model.test_cfg.tasks')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, xxx=yyy format; lists as key="[a,b]" or key=a,b, nested as '
+        'key="[(a,b),(c,d)]" (quotes needed, no white space).')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch (used by `mim test --launcher pytorch`) passes --local-rank on torch >= 2.0
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    setup_cache_size_limit_of_dynamo()
+
+    cfg = setup_test_cfg(Config.fromfile(args.config), args)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()
