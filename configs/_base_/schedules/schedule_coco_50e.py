@@ -15,9 +15,6 @@ param_scheduler = [
         gamma=0.1)  # SOLVER.GAMMA 0.1
 ]
 
-# 368750 is not a multiple of 5000: also validate at the very end (like d2's final evaluation).
-train_cfg = dict(
-    type='IterBasedTrainLoop',
-    max_iters=max_iters,
-    val_interval=interval,
-    dynamic_intervals=[(max_iters // interval * interval + 1, max_iters)])
+# 368750 is not a multiple of 5000; mmengine's IterBasedTrainLoop also validates at max_iters, like d2's
+# final evaluation.
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=interval)

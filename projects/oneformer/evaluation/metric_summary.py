@@ -9,7 +9,7 @@ Key names produced by the pinned metrics (mmdet 3.3.0, default prefixes):
   ``coco/segm_mAP_{s,m,l}`` as fractions rounded to 3 decimals.
 * ``SemSegMetric`` (no default prefix): ``aAcc``, ``mIoU``, ``mAcc`` in percent. mmseg's ``IoUMetric`` uses the same
   names; a config may add ``prefix='sem_seg'`` which gives ``sem_seg/mIoU``.
-* ``CityscapesMetric`` (prefix ``cityscapes``): ``cityscapes/mAP``, ``cityscapes/AP@50`` as fractions.
+* ``CityScapesMetric`` (prefix ``cityscapes``): ``cityscapes/mAP``, ``cityscapes/AP@50`` as fractions.
 
 Lookup is done on the last ``/`` component so that any prefix works.
 """
@@ -57,7 +57,7 @@ def _find(metrics: Dict[str, object], name: str) -> Optional[object]:
     if '/' in name:  # fully qualified candidate
         return metrics.get(name)
     for key, value in metrics.items():
-        if key == name or key.rsplit('/', 1)[-1] == name:
+        if key.rsplit('/', 1)[-1] == name:
             return value
     return None
 

@@ -3,8 +3,9 @@
 Everything here is applied once by ``import oneformer`` (see :func:`apply_all`) and is narrow on purpose:
 
 * ``torch.load`` defaults to ``weights_only=True`` since torch 2.6; mmengine 0.10.7 saves its message hub
-  (``HistoryBuffer``), numpy scalars/arrays and config dicts in checkpoints. We allow-list exactly those types
-  instead of turning the safety off.
+  (``HistoryBuffer``, pickled with a ``getattr`` reference to its statistics methods), numpy scalars/arrays and
+  config dicts in checkpoints. mmengine's checkpoint loaders (``load_from``, ``resume``, ``init_cfg``
+  Pretrained) run with exactly those types allow-listed; a plain ``torch.load`` elsewhere keeps the default.
 * ``panopticapi`` is not on PyPI. mmdet's panoptic loader, metric and inferencer import it for ``rgb2id``,
   ``id2rgb``, ``PQStat``, ``OFFSET``, ``VOID``. cityscapesscripts ships the same COCO panoptic protocol, so we expose
   its implementation under the ``panopticapi`` names (only when the real package is absent).
@@ -81,12 +82,13 @@ def _patch_imported_mmdet_modules() -> None:
 
 def checkpoint_safe_globals() -> list:
     """Types mmengine 0.10.7 writes into checkpoints besides tensors and builtins."""
-    from mmengine.logging.history_buffer import HistoryBuffer
     from mmengine.config import ConfigDict
+    from mmengine.logging.history_buffer import HistoryBuffer
 
     core = getattr(np, '_core', None) or np.core  # numpy 2 moved np.core to np._core
     safe = [
-        HistoryBuffer, ConfigDict,
+        HistoryBuffer, ConfigDict, getattr,  # HistoryBuffer's state refers to its methods via getattr
+        bytes,  # numpy pickles array buffers as bytes
         core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
     ]
     # numpy >= 1.25 pickles dtypes as instances of per-type classes (np.dtypes.Float64DType, ...)
@@ -96,12 +98,29 @@ def checkpoint_safe_globals() -> list:
     return safe
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints (load_from, resume)."""
+def _with_checkpoint_globals(loader):
+    import functools
+
     import torch
-    add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is not None:
-        add(checkpoint_safe_globals())
+
+    @functools.wraps(loader)
+    def wrapped(*args, **kwargs):
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return loader(*args, **kwargs)
+
+    wrapped._oneformer_safe = True
+    return wrapped
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let mmengine's checkpoint loaders read mmengine checkpoints under ``weights_only=True``."""
+    import torch
+    if not hasattr(torch.serialization, 'safe_globals'):  # torch < 2.5: weights_only is off by default
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+    for prefix, loader in list(CheckpointLoader._schemes.items()):
+        if not getattr(loader, '_oneformer_safe', False):
+            CheckpointLoader._schemes[prefix] = _with_checkpoint_globals(loader)
 
 
 def apply_all() -> None:

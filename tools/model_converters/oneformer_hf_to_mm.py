@@ -1,0 +1,48 @@
+"""Convert a Hugging Face OneFormer checkpoint directory to this project (model.pth + config.py).
+
+    python tools/model_converters/oneformer_hf_to_mm.py HF_DIR OUT_DIR [--class-info FILE | --num-things N]
+
+HF_DIR is a saved ``OneFormerForUniversalSegmentation`` (``config.json`` + ``model.safetensors`` or
+``pytorch_model.bin``; transformers 4.x or 5.x key names). Swin, ConvNeXt and ResNet backbones are supported.
+OUT_DIR receives ``model.pth`` (``state_dict`` + ``meta.dataset_meta`` with the class names) and ``config.py``
+(inherits this repository's base configs; absolute paths to this checkout).
+
+Thing / stuff classes: the HF config has no such split. Give ``--class-info`` (HF OneFormer class-info JSON,
+``{"0": {"name": ..., "isthing": 0|1}, ...}``) or ``--num-things N`` (the first N classes are things); otherwise
+every class is treated as a thing. Thing classes are moved first (mmdet convention) by permuting the class head.
+
+Text mapper: the published HF checkpoints carry no text-mapper weights, so the config gets ``text_mapper=None``
+(inference only). When they are present they are converted; note that HF's text encoder ignores its causal mask
+while ours applies it as the official code does: this only changes training (the contrastive loss).
+"""
+import argparse
+import sys
+
+from oneformer.converters import convert_hf_dir
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('hf_dir', help='directory of a saved HF OneFormerForUniversalSegmentation')
+    parser.add_argument('out_dir', help='output directory (model.pth, config.py)')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--class-info', help='JSON class info with "isthing" flags (HF OneFormer format)')
+    group.add_argument('--num-things', type=int, help='the first N classes are thing classes')
+    parser.add_argument('--object-mask-thr', type=float, default=0.5,
+                        help='panoptic/instance score threshold (HF default 0.5; official COCO/Cityscapes 0.8)')
+    parser.add_argument('--iou-thr', type=float, default=0.8, help='panoptic mask overlap threshold (0.8)')
+    parser.add_argument('--strict', action='store_true', help='fail if any HF key is not converted')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    conv = convert_hf_dir(args.hf_dir, args.out_dir, class_info=args.class_info, num_things=args.num_things,
+                          object_mask_thr=args.object_mask_thr, iou_thr=args.iou_thr, strict=args.strict)
+    print(conv.report())
+    print(f'wrote {args.out_dir}/model.pth and {args.out_dir}/config.py')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
