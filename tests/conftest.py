@@ -47,3 +47,10 @@ def tiny_model_cfg(num_things=3, num_stuff=2, num_queries=12, num_ctx=4, hidden=
 @pytest.fixture
 def tiny_cfg():
     return tiny_model_cfg()
+
+
+@pytest.fixture(autouse=True, scope='session')
+def mmdet_default_scope():
+    """Build unscoped names (DetDataPreprocessor, ResNet, ...) in mmdet's registries, as configs do."""
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)

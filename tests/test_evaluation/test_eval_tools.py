@@ -55,10 +55,12 @@ def base_cfg(**kwargs):
 
 
 def test_parse_args_as_called_by_mim_and_launchers(train_tool, test_tool, monkeypatch, capsys):
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    monkeypatch.setenv('LOCAL_RANK', 'unset')  # so that monkeypatch restores the caller's environment
+    monkeypatch.delenv('LOCAL_RANK')
     # `mim train oneformer CFG` -> train.py CFG --launcher none (no --gpus: our -h does not mention it)
     args = train_tool.parse_args(['cfg.py', '--launcher', 'none'])
     assert (args.config, args.launcher, args.resume, args.amp) == ('cfg.py', 'none', None, False)
+    assert os.environ.pop('LOCAL_RANK') == '0'
     # `mim train --launcher pytorch` uses torch.distributed.launch, which passes --local-rank
     args = train_tool.parse_args(['cfg.py', '--launcher', 'pytorch', '--local-rank=1'])
     assert args.local_rank == 1 and os.environ['LOCAL_RANK'] == '1'

@@ -1,5 +1,6 @@
 """OneFormerFusionHead on hand-built logits: panoptic thresholds/overlap/stuff merge, instance top-k, semantic."""
 
+import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import ConfigDict
@@ -12,7 +13,7 @@ K = 4  # classes 0, 1 are things; 2, 3 stuff
 
 def _head(**test_cfg):
     return MODELS.build(dict(type='OneFormerFusionHead', num_things_classes=2, num_stuff_classes=2,
-                             test_cfg=ConfigDict(object_mask_thr=0.8, iou_thr=0.8, max_per_image=4, **test_cfg)))
+                             test_cfg=ConfigDict(dict(object_mask_thr=0.8, iou_thr=0.8, max_per_image=4), **test_cfg)))
 
 
 def _cls(label, prob):
@@ -104,5 +105,7 @@ def test_semantic_is_argmax_of_prob_weighted_masks():
     torch.testing.assert_close(scores, expected)
     sem = head.semantic_postprocess(cls, masks).sem_seg[0]
     assert (sem[:, 4:] == 2).all()
-    # left half: q0/q5/q1 vote class 0 (0.95 + 0.85·small...) vs q4 class 1 at 0.5 everywhere
-    assert (sem[:, :4] == 0).all()
+    # top-left: class 1 gets q4 (0.5) + q5 (0.85) = 1.35 > class 0 from q0 (0.95); bottom-left: q1 0.90 > q4 0.5
+    assert (sem[:4, :4] == 1).all() and (sem[4:, :4] == 0).all()
+    # by hand at pixel (0, 0): queries covering it are q0, q4, q5, q6 with class-1 probs .0125, .5, .85, .0025
+    assert float(scores[1, 0, 0]) == pytest.approx(0.0125 + 0.5 + 0.85 + 0.0025, abs=1e-5)

@@ -2,7 +2,7 @@
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -111,9 +111,3 @@ def fuse_qkv(sd: StateDict, pattern: str, names: Sequence[str], fused: str) -> S
     if incomplete:
         raise KeyError(f'incomplete q/k/v projections (need all of {list(names)}): {incomplete[:5]}')
     return out
-
-
-def apply_steps(sd: StateDict, steps: Iterable[Callable[[StateDict], StateDict]]) -> StateDict:
-    for step in steps:
-        sd = step(sd)
-    return sd

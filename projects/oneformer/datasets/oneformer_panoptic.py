@@ -1,7 +1,7 @@
 """COCO-panoptic-format dataset with the per-segment annotation OneFormer needs."""
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mmdet.datasets import CocoPanopticDataset
 from mmdet.registry import DATASETS

@@ -1,8 +1,8 @@
 """A deterministic, easy synthetic COCO-panoptic dataset (coloured shapes on two textured backgrounds).
 
 Things are filled shapes (circle, square, triangle) in saturated per-class colours with a little per-instance
-jitter, several per image, drawn in order so later shapes may overlap / touch earlier ones (every instance keeps
-at least half of its area visible). Stuff is a noisy "sky" top band and a "ground" bottom region split by a random
+jitter and a dark 1-px outline, several per image, drawn in order so later shapes may overlap / touch earlier
+ones (every instance keeps at least half of its area visible). Stuff is a noisy "sky" top band and a "ground" bottom region split by a random
 wavy boundary. Layout written under ``root``::
 
     annotations/panoptic_{split}.json    COCO panoptic
@@ -71,6 +71,16 @@ def _shape_mask(kind: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float,
     return inside
 
 
+def _edge(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with a 4-neighbour outside it (the shape's 1-px outline)."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
 def _render(rng: np.random.Generator, shape: Tuple[int, int], things: Sequence[str], stuff: Sequence[str],
             colors: dict, max_objects: int):
     """One image: returns (uint8 RGB image, segment ids (H, W), [(seg_id, category_index, mask)])."""
@@ -117,6 +127,7 @@ def _render(rng: np.random.Generator, shape: Tuple[int, int], things: Sequence[s
         placed.append((seg_id, int(mask.sum())))
         color = np.array(colors[things[c]], np.float32) + rng.uniform(-20, 20, 3)
         img[mask] = color + rng.normal(0, 6, (int(mask.sum()), 3))
+        img[_edge(mask)] *= 0.55  # dark outline: touching instances of one class stay separable
 
     segments = [(sid, cat_of_id[sid], ids == sid) for sid in np.unique(ids).tolist() if sid != 0]
     return np.clip(img, 0, 255).round().astype(np.uint8), ids, segments

@@ -17,7 +17,7 @@ TASK_CHOICES: Tuple[str, ...] = TASKS + ('all', )
 
 #: which metrics evaluate which task (type names without scope prefix); other metrics are task-agnostic
 TASK_METRICS = {
-    'panoptic': ('CocoPanopticMetric', ),
+    'panoptic': ('CocoPanopticMetric', 'OneFormerPanopticMetric'),
     'instance': ('CocoMetric', 'CityScapesMetric', 'LVISMetric'),
     'semantic': ('SemSegMetric', 'IoUMetric', 'CityscapesSemSegMetric'),
 }

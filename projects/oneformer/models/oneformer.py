@@ -41,6 +41,9 @@ class OneFormer(MaskFormer):
         return super().loss(batch_inputs, batch_data_samples)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
+        for sample in batch_data_samples:  # a bad task must not pass silently, even when eval_tasks overrides it
+            if 'task' in sample.metainfo:
+                check_task(sample.metainfo['task'])
         feats = self.extract_feat(batch_inputs)
         pixel_feats = self.panoptic_head.forward_pixel(feats)  # shared by every task
         num = len(batch_data_samples)
