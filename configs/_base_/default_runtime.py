@@ -8,8 +8,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # the schedules override interval / max_keep_ckpts / save_last
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000),
+    # d2 CHECKPOINT_PERIOD 5000; keep-3 + last as in mmdet's Mask2Former configs
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 

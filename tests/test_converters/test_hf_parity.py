@@ -100,6 +100,20 @@ def test_written_config_reproduces_hf_sizes(converted):
     assert ckpt['meta']['dataset_meta']['classes'] == tuple(hf.config.id2label[i] for i in range(5))
     assert cfg.model.backbone.type == {'swin': 'SwinTransformer', 'convnext': 'mmpretrain.ConvNeXt',
                                        'resnet': 'ResNet'}[kind]
+    assert cfg.load_from.endswith('model.pth')
+
+
+def test_converted_model_predicts_through_the_detector(converted):
+    """The written config is complete: data preprocessor (padding 100x150 to 128x160), all three tasks, fusion
+    head, outputs at the original size."""
+    _, _, model, _, _, _ = converted
+    data = dict(inputs=[torch.randint(0, 255, (3, 100, 150), dtype=torch.uint8)],
+                data_samples=[DetDataSample(metainfo=dict(img_shape=(100, 150), ori_shape=(100, 150),
+                                                          scale_factor=(1., 1.)))])
+    with torch.no_grad():
+        result = model.test_step(data)[0]
+    assert result.pred_panoptic_seg.sem_seg.shape == result.pred_sem_seg.sem_seg.shape == (1, 100, 150)
+    assert result.pred_instances.masks.shape[1:] == (100, 150)
 
 
 def test_class_info_reorders_the_class_head(tmp_path):

@@ -38,7 +38,6 @@ def _check_train_tail(cfg):
     assert {'task', 'task_tokens', 'text_tokens', 'flip', 'img_shape'} <= set(pack.meta_keys)
     assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
     assert cfg.val_dataloader.dataset.pipeline == cfg.test_pipeline
-    assert cfg.custom_imports.imports == ['oneformer']
 
 
 def _run_train(ds, cfg, n=3, has_sem_seg=True):
@@ -216,3 +215,17 @@ def test_ground_truth_as_prediction_scores_perfectly_with_the_config_metrics(tmp
     assert res['coco_panoptic/PQ'] == pytest.approx(100.0)
     assert res['coco/segm_mAP'] == pytest.approx(1.0)
     assert res['mIoU'] == pytest.approx(100.0)  # mmdet's SemSegMetric reports without a prefix
+
+
+def test_documented_child_override_of_num_queries(tmp_path):
+    child = tmp_path / 'child.py'
+    child.write_text(
+        f"_base_ = {osp.join(CFG_DIR, 'coco_panoptic.py')!r}\n"
+        'num_queries = 250\n'
+        'train_pipeline = [*_base_.train_pipeline[:-2], dict(_base_.train_pipeline[-2], num_queries=num_queries),\n'
+        '                  _base_.train_pipeline[-1]]\n'
+        'train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n')
+    cfg = Config.fromfile(str(child))
+    targets = cfg.train_dataloader.dataset.pipeline[-2]
+    assert targets.type == 'OneFormerTaskTargets' and targets.num_queries == 250
+    assert targets.num_things_classes == 80 and cfg.train_dataloader.dataset.pipeline[1].type == 'LoadPanopticSegments'

@@ -88,8 +88,9 @@ def test_cityscapes_converter(tmp_path):
     rel = f'aachen/{stem}_leftImg8bit.png'
     assert img['id'] == 1 and img['file_name'] == rel and img['image_name'] == stem
     ann = data['annotations'][0]
-    assert ann['image_id'] == 1 and ann['file_name'] == rel  # PNG named like the image (CocoPanopticMetric)
-    ids = read_panoptic_png(str(gt / 'panoptic_train' / rel))
+    png = f'{stem}_leftImg8bit.png'  # flat, named like the image: CocoPanopticMetric looks it up by basename
+    assert ann['image_id'] == 1 and ann['file_name'] == png
+    ids = read_panoptic_png(str(gt / 'panoptic_train' / png))
     segs = {s['id']: s for s in ann['segments_info']}
     assert set(segs) == {7, 23, 26001, 26002, 24}
     assert segs[24]['iscrowd'] == 1 and segs[26001]['iscrowd'] == 0
@@ -188,3 +189,29 @@ def test_ade20k_missing_instance_map(tmp_path):
     (tmp_path / 'annotations_instance' / 'training' / 'ADE_train_00000001.png').unlink()
     with pytest.raises(FileNotFoundError, match=osp.join('annotations_instance', 'training')):
         convert_ade20k_panoptic(str(tmp_path), splits=['train'])
+
+
+# ----------------------------------------------------------------------------------------- CLIs
+def _tool(name):
+    import importlib.util
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(name, osp.join(repo, 'tools', 'dataset_converters', f'{name}.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_converter_clis(tmp_path):
+    _, data = _tiny_panoptic(tmp_path)
+    (tmp_path / 'pan.json').write_text(json.dumps(data))
+    _tool('panoptic2instance').main([str(tmp_path / 'pan.json'), str(tmp_path / 'pan'), str(tmp_path / 'i.json')])
+    with open(tmp_path / 'i.json') as f:
+        assert len(json.load(f)['annotations']) == 2
+    ade = tmp_path / 'ade'
+    _fake_ade(ade)
+    _tool('ade20k_panoptic').main([str(ade), '--splits', 'train', '--out-dir', str(tmp_path / 'ade_out')])
+    assert (tmp_path / 'ade_out' / 'ade20k_panoptic_train' / 'ADE_train_00000001.png').is_file()
+    cs = tmp_path / 'cs'
+    _fake_cityscapes(cs)
+    _tool('cityscapes_panoptic').main([str(cs), '--splits', 'train'])
+    assert (cs / 'gtFine' / 'instances_train.json').is_file()

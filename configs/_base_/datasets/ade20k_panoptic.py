@@ -1,7 +1,6 @@
 # ADE20K-150 panoptic (100 things + 50 stuff, things first) for OneFormer R50 / Swin-T (crop 512).
 # Annotations: tools/dataset_converters/ade20k_panoptic.py. Variables: see coco_panoptic.py for how to
 # override them in a child config (rebuild train_pipeline).
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'ADE20KPanopticOneFormerDataset'
 data_root = 'data/ADEChallengeData2016/'

@@ -2,7 +2,6 @@
 # train-id mapping). Annotations: tools/dataset_converters/cityscapes_panoptic.py.
 # Short edge 0.5-2.0 x 1024 (512 ... 2048), long edge <= 4096, crop 512x1024 (h, w), photometric distortion,
 # flip; test short 1024 / long 2048. Override variables as explained in coco_panoptic.py.
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'CityscapesPanopticDataset'
 data_root = 'data/cityscapes/'

@@ -5,7 +5,6 @@
 #   train_pipeline = [*_base_.train_pipeline[:-2], dict(_base_.train_pipeline[-2], num_queries=num_queries),
 #                     _base_.train_pipeline[-1]]
 #   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'OneFormerPanopticDataset'  # mmdet CocoPanopticDataset.METAINFO, labels by class name
 data_root = 'data/coco/'

@@ -3,7 +3,6 @@
 # objects flagged in gt_ignore_flags), which is the per-segment input OneFormerTaskTargets expects.
 # Override: data_root, ann files, image folders, classes, num_queries, crop_size, test_scale; then rebuild the
 # pipelines / dataloaders (see coco_panoptic.py).
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'CocoDataset'  # mmdet's
 data_root = 'data/my_instances/'

@@ -12,7 +12,6 @@
 # Because mmengine evaluates a base config before the child, a child that changes these must rebuild
 # `metainfo`, the pipelines, dataloaders and evaluators - copy this file and edit the top block instead
 # when in doubt.
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'OneFormerPanopticDataset'
 data_root = 'data/my_dataset/'

@@ -3,7 +3,6 @@
 # Override: data_root, img/seg folders and suffixes, classes (label k = classes[k]), reduce_zero_label
 # (True for ADE-style maps where 0 = unlabeled), num_queries, crop_size, test_scale; then rebuild the
 # pipelines / dataloaders (see coco_panoptic.py).
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'BaseSegDataset'  # mmdet's
 data_root = 'data/my_semseg/'

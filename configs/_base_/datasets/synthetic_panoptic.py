@@ -1,7 +1,6 @@
 # The synthetic shapes dataset (3 things: circle/square/triangle, 2 stuff: sky/ground), 128x128 images.
 # Make it with: python tools/dataset_converters/make_synthetic_panoptic.py data/synthetic
 # Small enough to train a tiny OneFormer on CPU; num_queries / num_text_ctx are small on purpose.
-custom_imports = dict(imports=['oneformer'], allow_failed_imports=False)
 
 dataset_type = 'SyntheticPanopticDataset'
 data_root = 'data/synthetic/'

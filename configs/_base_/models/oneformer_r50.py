@@ -1,8 +1,6 @@
 # OneFormer, ResNet-50 backbone. Every number is the paper's / the official yaml's (see comments).
-# Dataset configs set num_things_classes / num_stuff_classes / num_queries / object_mask_thr through `model=`.
-num_things_classes = 80
-num_stuff_classes = 53
-num_queries = 150  # COCO and all R50 configs; 250 for the large ADE20K/Cityscapes models
+# Class and query counts are literals here (COCO, 150 queries): the dataset bases own the variables
+# `num_things_classes` / `num_stuff_classes` / `num_queries`, and model configs pass them through `model=`.
 hidden_dim = 256
 
 data_preprocessor = dict(
@@ -35,9 +33,9 @@ model = dict(
         strides=[4, 8, 16, 32],
         feat_channels=hidden_dim,
         out_channels=hidden_dim,  # MASK_DIM
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        num_queries=num_queries,
+        num_things_classes=80,
+        num_stuff_classes=53,
+        num_queries=150,  # COCO and all R50 configs; 250 for the large ADE20K/Cityscapes models
         num_transformer_feat_level=3,  # res3..res5 into the deformable encoder
         pixel_decoder=dict(
             type='MSDeformAttnPixelDecoder',
@@ -90,8 +88,8 @@ model = dict(
             loss_weight=5.0)),
     panoptic_fusion_head=dict(
         type='OneFormerFusionHead',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_things_classes=80,
+        num_stuff_classes=53,
         loss_panoptic=None,
         init_cfg=None),
     train_cfg=dict(
@@ -111,5 +109,5 @@ model = dict(
         tasks=('panoptic', 'instance', 'semantic'),  # evaluation: one pass, each metric with its own token
         object_mask_thr=0.8,  # COCO/Cityscapes 0.8, ADE20K 0.5
         iou_thr=0.8,  # OVERLAP_THRESHOLD
-        max_per_image=num_queries),  # instance top-k = TEST.DETECTIONS_PER_IMAGE = N
+        max_per_image=150),  # instance top-k = TEST.DETECTIONS_PER_IMAGE = N
     init_cfg=None)

@@ -34,11 +34,8 @@ optim_wrapper = dict(
 
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-
-default_hooks = dict(
-    # d2 CHECKPOINT_PERIOD 5000; keep-3 + last as in mmdet's Mask2Former configs
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3, save_last=True))
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+# checkpointing (d2 CHECKPOINT_PERIOD 5000) and the iteration-based log processor live in default_runtime.py:
+# mmengine refuses keys defined by two bases of one config.
 
 # SOLVER.IMS_PER_BATCH 16 (8 GPUs x 2 images); `tools/train.py --auto-scale-lr` rescales lr to the real batch
 auto_scale_lr = dict(enable=False, base_batch_size=16)

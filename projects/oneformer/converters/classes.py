@@ -16,7 +16,8 @@ def load_class_info(path: str) -> Tuple[List[str], List[int]]:
     """Read class names and thing ids from a JSON class-info file.
 
     Accepted formats: HF OneFormer's ``{"0": {"name": "wall", "isthing": 0}, ...}`` (the ``class_info_file`` of
-    its image processor), a list ``[{"name": ..., "isthing": ...}, ...]`` in class order, or
+    its image processor), a list ``[{"name": ..., "isthing": ...}, ...]`` in class order (e.g. COCO's
+    ``panoptic_coco_categories.json``), or
     ``{"classes": [...], "thing_classes": [...]}``.
 
     Returns:

@@ -17,7 +17,7 @@ class Conversion:
     Attributes:
         state_dict (dict): Converted tensors, our key names.
         unconsumed (list[str]): Source keys no rule used (reported; an error with ``strict``).
-        notes (list[str]): Source keys dropped on purpose, with the reason.
+        notes (list[str]): Source keys dropped or read differently on purpose, with the reason.
     """
     state_dict: StateDict = field(default_factory=OrderedDict)
     unconsumed: List[str] = field(default_factory=list)

@@ -167,7 +167,7 @@ def convert_hf_dir(hf_dir: str, out_dir: str, class_info: Optional[str] = None, 
                    object_mask_thr: float = 0.5, iou_thr: float = 0.8, strict: bool = False) -> Conversion:
     """Write ``out_dir/model.pth`` and ``out_dir/config.py`` for a saved HF OneFormer.
 
-    Classes: names from ``config.id2label``; thing/stuff split from ``class_info`` (JSON, see
+    Classes: names from ``class_info`` or else ``config.id2label``; thing/stuff split from ``class_info`` (JSON, see
     :func:`load_class_info`), else ``num_things`` (the first N classes are things), else every class is a thing.
     Thing classes are moved first (our convention), permuting the class head rows.
     Thresholds default to HF's post-processing defaults (0.5 / 0.8); the official COCO / Cityscapes configs use
@@ -186,7 +186,7 @@ def convert_hf_dir(hf_dir: str, out_dir: str, class_info: Optional[str] = None, 
         info_names, thing_ids = load_class_info(class_info)
         if len(info_names) != num_classes:
             raise ValueError(f'{class_info} lists {len(info_names)} classes; the checkpoint has {num_classes}')
-        names = names or info_names
+        names = info_names  # explicit input wins over config.id2label
     elif num_things is not None:
         if not 0 <= num_things <= num_classes:
             raise ValueError(f'--num-things {num_things} is outside 0..{num_classes}')
@@ -206,13 +206,15 @@ def convert_hf_dir(hf_dir: str, out_dir: str, class_info: Optional[str] = None, 
     extra = ['mmpretrain.models'] if model['backbone']['type'].startswith('mmpretrain.') else []
     header = (f'Converted from the HF OneFormer checkpoint {osp.abspath(hf_dir)} by '
               'tools/model_converters/oneformer_hf_to_mm.py.\n'
-              f'{things} thing / {num_classes - things} stuff classes; the class names are in model.pth meta.')
-    text = config_text(model, repo_base_configs(), extra, header)
+              f'{things} thing / {num_classes - things} stuff classes; the class names are in model.pth meta.\n'
+              'Add a dataset config (configs/_base_/datasets/...) to _base_ to evaluate or fine-tune it.')
+    ckpt_path = osp.abspath(osp.join(out_dir, 'model.pth'))
+    text = config_text(model, repo_base_configs(), extra, header, load_from=ckpt_path)
 
     os.makedirs(out_dir, exist_ok=True)
     torch.save(dict(state_dict=conv.state_dict,
                     meta=dict(dataset_meta=meta, converted_from=osp.abspath(hf_dir), converter='oneformer_hf_to_mm')),
-               osp.join(out_dir, 'model.pth'))
+               ckpt_path)
     with open(osp.join(out_dir, 'config.py'), 'w', encoding='utf-8') as f:
         f.write(text)
     return conv

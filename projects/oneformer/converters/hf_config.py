@@ -18,7 +18,8 @@ def _stage_features(bb: Dict) -> None:
     out = bb.get('out_features')
     _check(out in (None, ['stage1', 'stage2', 'stage3', 'stage4']),
            f'backbone out_features must be stage1..stage4, got {out}')
-    _check(bb.get('hidden_act', 'gelu') in ('gelu', 'relu'), f'backbone hidden_act {bb.get("hidden_act")}')
+    act = 'relu' if bb.get('model_type') == 'resnet' else 'gelu'  # what the mm backbones hard-wire
+    _check(bb.get('hidden_act', act) == act, f'{bb.get("model_type")} hidden_act {bb.get("hidden_act")!r}')
 
 
 def backbone_cfg(bb: Dict) -> Dict:
@@ -141,7 +142,8 @@ def format_value(obj, indent: int = 0, width: int = 110) -> str:
     return repr(obj)
 
 
-def config_text(model: Dict, bases: Sequence[str], extra_imports: List[str], header: str) -> str:
+def config_text(model: Dict, bases: Sequence[str], extra_imports: List[str], header: str,
+                load_from: Optional[str] = None) -> str:
     """A config file inheriting from ``bases`` (absolute paths) with ``model`` overrides."""
     missing = [b for b in bases if not osp.isfile(b)]
     if missing:
@@ -153,4 +155,6 @@ def config_text(model: Dict, bases: Sequence[str], extra_imports: List[str], hea
     lines += [f'_base_ = {list(bases)!r}', '',
               f'custom_imports = dict(imports={imports!r}, allow_failed_imports=False)', '',
               f'model = {body}', '']
+    if load_from:
+        lines += [f'load_from = {load_from!r}', '']
     return '\n'.join(lines)

@@ -68,7 +68,10 @@ def _split_evaluator(evaluator) -> Tuple[List, Callable[[List], object]]:
 
 
 def select_task_metrics(evaluator, tasks: Sequence[str], key: str = 'test_evaluator'):
-    """Drop the metrics of tasks that are not predicted (their metrics would fail on missing predictions).
+    """Keep the task-agnostic metrics and those of ``tasks``.
+
+    Each number is only meaningful with its own task token (PQ with 'panoptic', AP with 'instance', mIoU with
+    'semantic', as the published results), and a metric without its prediction would fail.
 
     Raises:
         ValueError: if the evaluator had task metrics but none for ``tasks``.

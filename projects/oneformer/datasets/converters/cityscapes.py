@@ -7,11 +7,11 @@ instance-less pixels of a thing class); we then
   keeping the Cityscapes label ids as category ids,
 - give images integer ids (the original string id is kept as ``image_name``) and ``file_name``
   ``{city}/{stem}_leftImg8bit.png`` relative to ``leftImg8bit/{split}``,
-- store each panoptic PNG under the *image's* relative name, because mmdet's ``CocoPanopticMetric`` derives the
-  ground-truth PNG name from the image name,
+- store each panoptic PNG flat as ``{stem}_leftImg8bit.png`` (the image's base name): mmdet's
+  ``CocoPanopticMetric`` looks the ground truth up as ``seg_prefix/basename(img_path)`` (with '.jpg' -> '.png'),
 - write the instance JSON for mask AP.
 
-Output (``out_dir`` defaults to ``{root}/gtFine``): ``panoptic_{split}.json``, ``panoptic_{split}/{city}/*.png``,
+Output (``out_dir`` defaults to ``{root}/gtFine``): ``panoptic_{split}.json``, ``panoptic_{split}/*.png``,
 ``instances_{split}.json``.
 """
 import json
@@ -56,13 +56,13 @@ def convert_cityscapes_panoptic(root: str, splits: Sequence[str] = ('train', 'va
             for idx, img in enumerate(sorted(data['images'], key=lambda im: im['id']), start=1):
                 name = img['id']  # '{city}_{seq}_{frame}'
                 # (the script's own file_name wrongly reads '*_gtFine_leftImg8bit.png')
-                rel = f"{name.split('_')[0]}/{name}_leftImg8bit.png"
+                png = f'{name}_leftImg8bit.png'
                 ann = anns[name]
-                os.makedirs(osp.dirname(osp.join(pan_dir, rel)), exist_ok=True)
-                shutil.move(osp.join(tmp, f'cityscapes_panoptic_{split}', ann['file_name']), osp.join(pan_dir, rel))
-                images.append(dict(id=idx, file_name=rel, height=img['height'], width=img['width'],
-                                   image_name=name))
-                annotations.append(dict(image_id=idx, file_name=rel, segments_info=ann['segments_info']))
+                os.makedirs(pan_dir, exist_ok=True)
+                shutil.move(osp.join(tmp, f'cityscapes_panoptic_{split}', ann['file_name']), osp.join(pan_dir, png))
+                images.append(dict(id=idx, file_name=f"{name.split('_')[0]}/{png}", height=img['height'],
+                                   width=img['width'], image_name=name))
+                annotations.append(dict(image_id=idx, file_name=png, segments_info=ann['segments_info']))
         panoptic = dict(images=images, annotations=annotations, categories=categories)
         dump_json(panoptic, osp.join(out_dir, f'panoptic_{split}.json'))
         panoptic_to_instance(panoptic, pan_dir, osp.join(out_dir, f'instances_{split}.json'))
