@@ -23,7 +23,7 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+visualizer = dict(type='OneFormerVisualizer', vis_backends=vis_backends, name='visualizer')
 # all OneFormer schedules are iteration based
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 

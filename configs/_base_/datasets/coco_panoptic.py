@@ -73,7 +73,7 @@ test_dataloader = val_dataloader
 # PQ (panoptic), mask AP (instance; make the JSON with tools/dataset_converters/panoptic2instance.py or use
 # COCO's instances_val2017.json), mIoU (semantic)
 val_evaluator = [
-    dict(type='CocoPanopticMetric', ann_file=data_root + 'annotations/panoptic_val2017.json',
+    dict(type='OneFormerPanopticMetric', ann_file=data_root + 'annotations/panoptic_val2017.json',
          seg_prefix=data_root + 'annotations/panoptic_val2017/', backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017.json', metric='segm',
          backend_args=backend_args),

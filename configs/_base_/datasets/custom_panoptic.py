@@ -92,7 +92,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = [
-    dict(type='CocoPanopticMetric', ann_file=data_root + val_ann_file, seg_prefix=data_root + val_seg_prefix,
+    dict(type='OneFormerPanopticMetric', ann_file=data_root + val_ann_file, seg_prefix=data_root + val_seg_prefix,
          backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + val_instance_ann_file, metric='segm', backend_args=backend_args),
     dict(type='SemSegMetric', iou_metrics=['mIoU'])

@@ -64,7 +64,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = [
-    dict(type='CocoPanopticMetric', ann_file=data_root + 'annotations/panoptic_val.json',
+    dict(type='OneFormerPanopticMetric', ann_file=data_root + 'annotations/panoptic_val.json',
          seg_prefix=data_root + 'panoptic_val/', backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='segm',
          backend_args=backend_args),

@@ -1,0 +1,3 @@
+from .visualizer import TASK_FIELDS, OneFormerVisualizer
+
+__all__ = ['OneFormerVisualizer', 'TASK_FIELDS']
