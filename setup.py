@@ -5,6 +5,7 @@ import shutil
 import sys
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 PKG_DIR = osp.join('projects', 'oneformer')
 MIM_FILES = ('tools', 'configs', 'demo', 'model-index.yml')
@@ -29,12 +30,12 @@ def parse_requirements(fname: str) -> list:
 
 
 def add_mim_extension() -> None:
-    """Place configs/tools/model-index.yml in ``oneformer/.mim`` where mim looks for them.
+    """Symlink configs/tools/demo/model-index.yml into ``oneformer/.mim`` of the source checkout.
 
-    Symlinks for a source checkout (editable installs, which PEP 660 no longer announces with 'develop'),
-    copies when building a wheel or sdist.
+    mim looks for ``<installed oneformer>/.mim/{tools,configs}``. Links (not copies) so that an editable install
+    always sees the live files; PEP 660 editable installs never announce themselves with 'develop', so this runs on
+    every setup.py call. Wheels get real copies from :class:`BuildPyWithMim` instead (a wheel cannot hold links).
     """
-    copy = 'bdist_wheel' in sys.argv or 'sdist' in sys.argv
     mim_path = osp.join(PKG_DIR, '.mim')
     os.makedirs(mim_path, exist_ok=True)
     for name in MIM_FILES:
@@ -42,14 +43,35 @@ def add_mim_extension() -> None:
         tar = osp.join(mim_path, name)
         if not osp.exists(src):
             continue
+        link = osp.relpath(src, mim_path)
+        if osp.islink(tar) and os.readlink(tar) == link:
+            continue
         if osp.islink(tar) or osp.isfile(tar):
             os.remove(tar)
-        elif osp.isdir(tar):
+        elif osp.isdir(tar):  # copies left by an older setup.py
             shutil.rmtree(tar)
-        if copy:
-            (shutil.copytree if osp.isdir(src) else shutil.copyfile)(src, tar)
-        else:
-            os.symlink(osp.relpath(src, mim_path), tar)
+        os.symlink(link, tar)
+
+
+class BuildPyWithMim(build_py):
+    """``build_py`` that also copies the mim files into ``<build_lib>/oneformer/.mim`` (wheels, not the checkout)."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return  # editable installs use the checkout's .mim links
+        mim_path = osp.join(self.build_lib, 'oneformer', '.mim')
+        os.makedirs(mim_path, exist_ok=True)
+        for name in MIM_FILES:
+            tar = osp.join(mim_path, name)
+            if not osp.exists(name):
+                continue
+            if osp.isdir(tar):
+                shutil.rmtree(tar)
+            if osp.isdir(name):
+                shutil.copytree(name, tar, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+            else:
+                shutil.copyfile(name, tar)
 
 
 if __name__ == '__main__':
@@ -67,6 +89,7 @@ if __name__ == '__main__':
         packages=['oneformer'] + [f'oneformer.{p}' for p in sub_packages],
         include_package_data=True,
         zip_safe=False,
+        cmdclass={'build_py': BuildPyWithMim},
         install_requires=parse_requirements('mminstall.txt') + parse_requirements('runtime.txt'),
         extras_require={
             'tests': parse_requirements('tests.txt'),

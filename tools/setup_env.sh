@@ -11,12 +11,35 @@ PYTHON=${PYTHON:-python3}
 stamp_src() { cat requirements/*.txt setup.py tools/setup_env.sh | sha256sum | cut -d' ' -f1; }
 STAMP="$VENV/.oneformer-setup-$(stamp_src)"
 
+step() { echo; echo "[setup] $*"; }
+
+# mim (`mim train|test|run oneformer ...`) looks for <dist location>/oneformer/.mim/{tools,configs}, i.e.
+# site-packages/oneformer. A PEP 660 editable install has no such folder (an import hook maps `oneformer` to
+# projects/oneformer), so link it there: site-packages/oneformer -> projects/oneformer, which makes this a classic
+# development install (imports resolve through the link; edits are live). The .mim links inside are made by
+# setup.py. `pip uninstall oneformer` leaves the link: remove it with `rm .venv/lib/python3*/site-packages/oneformer`.
+link_for_mim() {
+  (cd "$ROOT" && "$PY" -c 'import setup; setup.add_mim_extension()')
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [ -L "$site/oneformer" ] || [ ! -e "$site/oneformer" ]; then  # never replace a real (wheel) install
+    ln -sfn "$ROOT/projects/oneformer" "$site/oneformer"
+  fi
+  # egg-info left in the checkout by the editable build: from the repo root (cwd on sys.path) pkg_resources
+  # would report the checkout as the install location, which has no oneformer/ folder.
+  rm -rf "$ROOT/oneformer.egg-info"
+  (cd "$ROOT" && "$PY" -W ignore -c "
+import os.path as osp, sys
+from mim.utils import get_installed_path
+script = osp.join(get_installed_path('oneformer'), '.mim', 'tools', 'train.py')
+sys.exit(0 if osp.isfile(script) else f'[setup] mim cannot find {script}')")
+}
+
 if [ -f "$STAMP" ] && "$PY" -c "import oneformer, mmcv._ext" 2>/dev/null; then
+  link_for_mim
   echo "[setup] .venv is up to date (requirements unchanged); nothing to install."
   exit 0
 fi
-
-step() { echo; echo "[setup] $*"; }
 
 if [ ! -x "$PY" ]; then
   step "creating virtual environment in $VENV with $($PYTHON --version)"
@@ -51,6 +74,9 @@ step "OpenMMLab packages, evaluation and tokenizer dependencies, test and mim ex
 
 step "oneformer (editable)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
+
+step "linking site-packages/oneformer -> projects/oneformer for mim"
+link_for_mim
 
 step "checking the install"
 "$PY" - <<'EOF'

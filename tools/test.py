@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 import oneformer  # noqa: F401  (registers the project modules and the stack compatibility shims)
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from oneformer.apis import setup_cpu_distributed
 from oneformer.evaluation import TASK_CHOICES, setup_test_cfg
 
 
@@ -58,6 +59,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     setup_cache_size_limit_of_dynamo()
 
     cfg = setup_test_cfg(Config.fromfile(args.config), args)
+    cfg = setup_cpu_distributed(cfg)  # --launcher pytorch without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     return runner.test()
 

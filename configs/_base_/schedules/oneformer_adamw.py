@@ -4,6 +4,10 @@
 
 optim_wrapper = dict(
     type='OptimWrapper',  # `tools/train.py --amp` switches to AmpOptimWrapper (official R50/Swin-T runs use AMP)
+    # d2 build_optimizer semantics: norm / nn.Embedding decay rules win over custom_keys (mmengine's default
+    # constructor skips them for any param matching a key, e.g. the LayerNorms inside a Swin backbone)
+    constructor='OneFormerOptimWrapperConstructor',
+    grad_nan_to_num=True,  # official: nan -> 0, +-inf -> +-1e5 on all grads before clipping
     optimizer=dict(
         type='AdamW',  # SOLVER.OPTIMIZER ADAMW
         lr=1e-4,  # SOLVER.BASE_LR 0.0001 at batch 16
@@ -14,8 +18,8 @@ optim_wrapper = dict(
     # together, which is what OptimWrapper's clip_grad_norm_ does).
     clip_grad=dict(max_norm=0.01, norm_type=2),
     paramwise_cfg=dict(
-        # mmengine: the longest matching key wins and then ignores norm_decay_mult, so keys that only
-        # occur inside the backbone carry its lr_mult too.
+        # mmengine: the longest matching key wins, so keys that only occur inside the backbone carry its
+        # lr_mult too; norm_decay_mult / embed_decay_mult are applied afterwards by the constructor.
         custom_keys={
             'backbone': dict(lr_mult=0.1, decay_mult=1.0),  # SOLVER.BACKBONE_MULTIPLIER 0.1
             # SOLVER.WEIGHT_DECAY_EMBED 0.0 (nn.Embedding): queries, level embeddings, text context / tokens
@@ -30,7 +34,8 @@ optim_wrapper = dict(
             'relative_position_bias_table': dict(lr_mult=0.1, decay_mult=0.),
             'absolute_pos_embed': dict(lr_mult=0.1, decay_mult=0.),
         },
-        norm_decay_mult=0.0))  # SOLVER.WEIGHT_DECAY_NORM 0.0
+        norm_decay_mult=0.0,  # SOLVER.WEIGHT_DECAY_NORM 0.0 (every norm layer, backbone included)
+        embed_decay_mult=0.0))  # SOLVER.WEIGHT_DECAY_EMBED 0.0 (every nn.Embedding)
 
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -1,0 +1,22 @@
+# OneFormer R50 (semantic task) as an mmseg segmentor, next to mmseg's
+# mask2former_r50_8xb2-90k_cityscapes-512x1024.py: data pipeline, batch size (8x2), AdamW + poly 90k schedule,
+# checkpointing and IoUMetric are inherited from that config unchanged; only the decode head differs.
+_base_ = [
+    'mmseg::mask2former/mask2former_r50_8xb2-90k_cityscapes-512x1024.py',
+    './_base_/oneformer_head.py',
+]
+
+custom_imports = dict(imports=['oneformer', 'mmdet.models'], allow_failed_imports=False)
+
+model = dict(
+    decode_head=dict(
+        type='OneFormerSegHead',  # merged into Mask2Former's head config (num_classes=19, losses, matcher)
+        class_names='CityscapesDataset',  # names of the text list: mmseg's CityscapesDataset.METAINFO['classes']
+        num_queries=150,  # OneFormer R50 (Mask2Former: 100)
+        pixel_decoder={{_base_.oneformer_pixel_decoder}},
+        task_encoder={{_base_.oneformer_task_encoder}},
+        query_transformer={{_base_.oneformer_query_transformer}},
+        text_mapper={{_base_.oneformer_text_mapper}},
+        loss_contrastive={{_base_.oneformer_loss_contrastive}}))
+
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{_base_.oneformer_custom_keys}}))

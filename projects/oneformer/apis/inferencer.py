@@ -1,0 +1,322 @@
+"""OneFormerInferencer: images in, panoptic / instance / semantic predictions and drawings out."""
+import copy
+import os.path as osp
+import warnings
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import mmengine
+import numpy as np
+import torch
+from mmdet.apis import DetInferencer
+from mmdet.apis.det_inferencer import IMG_EXTENSIONS
+from mmdet.registry import DATASETS
+from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from rich.progress import track
+
+from ..evaluation.cli_config import parse_task
+from .predictions import sample_to_dict, save_prediction, strip_tasks, unique_stem
+
+InputType = Union[str, np.ndarray]
+InputsType = Union[InputType, Sequence[InputType]]
+
+# annotation loaders of test pipelines: inference has no annotations
+_ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations', 'LoadPanopticSegments')
+
+
+class OneFormerInferencer(DetInferencer):
+    """Run a OneFormer model on images (paths, a folder, BGR numpy arrays or a list of those).
+
+    ``task`` selects the task token: 'panoptic', 'instance', 'semantic', or 'all' (the backbone and pixel decoder
+    run once, the decoder once per task, and each output comes from its own task's token). Only the requested
+    tasks are returned, drawn and saved.
+
+    Class names come from the checkpoint's ``meta['dataset_meta']``; without them (or without weights) the
+    config's test dataset metainfo is used, with a warning.
+
+    Example:
+        >>> inferencer = OneFormerInferencer('configs/oneformer/x.py', weights='x.pth', task='all', device='cpu')
+        >>> out = inferencer('demo.jpg', out_dir='outputs')  # outputs/vis/demo_{task}.png, outputs/preds/...
+        >>> out['predictions'][0]['semantic']['seg'].shape  # (H, W) class labels
+
+    Args:
+        model (str | Config | dict, optional): Config (path or object). None: take it from ``weights``.
+        weights (str, optional): Checkpoint path or URL.
+        device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
+        task (str): 'panoptic' | 'instance' | 'semantic' | 'all'. Defaults to 'panoptic'.
+        scope (str): Registry scope. Defaults to 'mmdet'.
+        palette (str): Palette of the drawings ('none' = checkpoint / config palette, or 'random', 'coco', ...).
+        show_progress (bool): Show a progress bar. Defaults to False.
+    """
+
+    def __init__(self,
+                 model=None,
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 task: str = 'panoptic',
+                 scope: Optional[str] = 'mmdet',
+                 palette: str = 'none',
+                 show_progress: bool = False) -> None:
+        self._tasks = parse_task(task)
+        self._task = task
+        self._weights_name = weights
+        super().__init__(model=model, weights=weights, device=device, scope=scope, palette=palette,
+                         show_progress=show_progress)
+
+    # ------------------------------------------------------------------ task
+    @property
+    def task(self) -> str:
+        """The task(s) run: 'panoptic' | 'instance' | 'semantic' | 'all'; settable."""
+        return self._task
+
+    @task.setter
+    def task(self, task: str) -> None:
+        self._tasks = parse_task(task)
+        self._task = task
+        self.model.eval_tasks = self._tasks
+
+    @property
+    def tasks(self) -> Tuple[str, ...]:
+        return self._tasks
+
+    # ------------------------------------------------------------------ set-up
+    def _init_model(self, cfg, weights: Optional[str], device: str = 'cpu'):
+        if 'model' not in cfg:
+            raise KeyError('the config has no `model`')
+        if cfg.model.get('test_cfg') is None:
+            cfg.model.test_cfg = ConfigDict()
+        cfg.model.test_cfg.tasks = self._tasks  # OneFormer.eval_tasks: one backbone pass for every task
+        return super()._init_model(cfg, weights, device)
+
+    def _load_weights_to_model(self, model, checkpoint: Optional[dict], cfg) -> None:
+        """Weights, then ``model.dataset_meta`` (classes, palette) from the checkpoint, else from the config."""
+        if checkpoint is not None:
+            _load_checkpoint_to_model(model, checkpoint)
+        else:
+            warnings.warn('no weights given: predictions come from a randomly initialised model')
+        meta = (checkpoint or {}).get('meta', {}).get('dataset_meta', None)
+        cfg_meta = None
+        if meta and meta.get('classes'):
+            model.dataset_meta = {k.lower(): v for k, v in meta.items()}
+        else:
+            cfg_meta = config_metainfo(cfg)
+            source = f'checkpoint {self._weights_name}' if checkpoint is not None else 'no checkpoint'
+            warnings.warn(f"{source}: no class names in meta['dataset_meta']; using the config's test dataset "
+                          f"classes {tuple(cfg_meta['classes'])}")
+            model.dataset_meta = {k: v for k, v in cfg_meta.items() if k in ('classes', 'thing_classes',
+                                                                              'stuff_classes', 'palette')}
+        classes = tuple(model.dataset_meta['classes'])
+        num_classes = model.panoptic_fusion_head.num_classes
+        if len(classes) != num_classes:
+            raise ValueError(f'{len(classes)} class names {classes} for a model with {num_classes} classes '
+                             '(num_things_classes + num_stuff_classes in the config)')
+        if self.palette != 'none':
+            model.dataset_meta['palette'] = self.palette
+        elif 'palette' not in model.dataset_meta:
+            cfg_meta = cfg_meta or config_metainfo(cfg, required=False)
+            model.dataset_meta['palette'] = (cfg_meta or {}).get('palette', None) or 'random'
+
+    def _init_collate(self, cfg):
+        if cfg.get('test_dataloader', {}).get('collate_fn', None) is None:
+            return pseudo_collate  # what the base class falls back to, without its registry-scope warning
+        return super()._init_collate(cfg)
+
+    def _init_pipeline(self, cfg):
+        """The config's test pipeline without annotation loaders, reading from arrays (see :meth:`preprocess`)."""
+        cfg = copy.deepcopy(cfg)
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.test_dataloader.dataset.pipeline = [
+            t for t in pipeline if str(t['type']).rsplit('.', 1)[-1] not in _ANNOTATION_LOADERS]
+        return super()._init_pipeline(cfg)
+
+    # ------------------------------------------------------------------ inputs
+    def _inputs_to_list(self, inputs: InputsType) -> list:
+        """A folder -> its image files (sorted); a path or an array -> a one-item list; lists as they are."""
+        if isinstance(inputs, str) and osp.isdir(inputs):
+            files = sorted(f for f in mmengine.list_dir_or_file(inputs, list_dir=False)
+                           if f.lower().endswith(IMG_EXTENSIONS))
+            if not files:
+                raise FileNotFoundError(f'no image files ({", ".join(IMG_EXTENSIONS)}) in folder {inputs}')
+            return [osp.join(inputs, f) for f in files]
+        if isinstance(inputs, (str, np.ndarray)):
+            return [inputs]
+        if isinstance(inputs, (list, tuple)):
+            return list(inputs)
+        raise TypeError(f'inputs must be an image path, a folder, a numpy array or a list of those, '
+                        f'got {type(inputs).__name__}')
+
+    @staticmethod
+    def load_image(item: InputType) -> np.ndarray:
+        """A BGR uint8 (H, W, 3) image from a path or an array (gray (H, W) / (H, W, 1) and BGRA are converted).
+
+        Raises:
+            FileNotFoundError / ValueError: naming the path that is missing or cannot be decoded as an image.
+        """
+        if isinstance(item, str):
+            if not osp.isfile(item) and '://' not in item:
+                raise FileNotFoundError(f'image not found: {item}')
+            try:
+                img = mmcv.imfrombytes(mmengine.fileio.get(item), flag='color')
+            except Exception as e:  # cv2 raises on empty buffers
+                raise ValueError(f'cannot read image {item}: {e}') from e
+            if img is None:
+                raise ValueError(f'cannot read image {item}: not a decodable image file')
+            return img
+        if isinstance(item, np.ndarray):
+            if item.ndim == 2 or (item.ndim == 3 and item.shape[2] == 1):
+                return np.repeat(item.reshape(*item.shape[:2], 1), 3, axis=2)
+            if item.ndim == 3 and item.shape[2] in (3, 4):
+                return np.ascontiguousarray(item[..., :3])
+            raise ValueError(f'image arrays must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {item.shape}')
+        raise TypeError(f'an input must be an image path or a numpy array, got {type(item).__name__}')
+
+    def preprocess(self, inputs: list, batch_size: int = 1, **kwargs) -> Iterator[Tuple[List[dict], dict]]:
+        """Yield ``(originals, batch)``: each original is ``dict(img=BGR array, path=str|None, stem=str)``."""
+        used, chunk = set(), []
+        for index, item in enumerate(inputs):
+            img = self.load_image(item)
+            path = item if isinstance(item, str) else None
+            data = self.pipeline(img)
+            if path is not None:
+                data['data_samples'].set_metainfo(dict(img_path=path))
+            chunk.append((dict(img=img, path=path, stem=unique_stem(path, used, index)), data))
+            if len(chunk) == batch_size:
+                yield [c[0] for c in chunk], self.collate_fn([c[1] for c in chunk])
+                chunk = []
+        if chunk:
+            yield [c[0] for c in chunk], self.collate_fn([c[1] for c in chunk])
+
+    # ------------------------------------------------------------------ run
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> List[DetDataSample]:
+        return [strip_tasks(s, self._tasks) for s in self.model.test_step(inputs)]
+
+    def __call__(self,
+                 inputs: InputsType,
+                 batch_size: int = 1,
+                 task: Optional[str] = None,
+                 out_dir: str = '',
+                 return_vis: bool = False,
+                 show: bool = False,
+                 wait_time: float = 0,
+                 no_save_vis: bool = False,
+                 no_save_pred: bool = False,
+                 pred_score_thr: float = 0.3,
+                 return_datasamples: bool = False,
+                 **kwargs) -> Dict:
+        """Predict, draw and save.
+
+        Args:
+            inputs: An image path, a folder (every image file in it), a BGR numpy array, or a list of those.
+            batch_size (int): Images per forward pass. Defaults to 1.
+            task (str, optional): Run this task for this call only (default: the inferencer's ``task``).
+            out_dir (str): If given, drawings go to ``out_dir/vis/{stem}_{task}.png`` and predictions to
+                ``out_dir/preds/`` (see :func:`oneformer.apis.predictions.save_prediction`).
+            return_vis (bool): Return the drawings (one ``{task: RGB array}`` per image).
+            show (bool): Show the drawings in a window.
+            wait_time (float): Seconds each shown window stays open.
+            no_save_vis / no_save_pred (bool): Do not write the drawings / predictions into ``out_dir``.
+            pred_score_thr (float): Minimum score of drawn instances. Defaults to 0.3.
+            return_datasamples (bool): Return :class:`DetDataSample` objects instead of dicts.
+
+        Returns:
+            dict: ``predictions`` (per image, see :func:`oneformer.apis.predictions.sample_to_dict`) and
+            ``visualization`` (per image ``{task: RGB array}`` if ``return_vis``, else an empty list).
+        """
+        if kwargs:
+            raise TypeError(f'unknown arguments {sorted(kwargs)}')
+        if task is not None and task != self.task:
+            previous, self.task = self.task, task
+            try:
+                return self(inputs, batch_size=batch_size, out_dir=out_dir, return_vis=return_vis, show=show,
+                            wait_time=wait_time, no_save_vis=no_save_vis, no_save_pred=no_save_pred,
+                            pred_score_thr=pred_score_thr, return_datasamples=return_datasamples)
+            finally:
+                self.task = previous
+        items = self._inputs_to_list(inputs)
+        batches = self.preprocess(items, batch_size=batch_size)
+        if self.show_progress:
+            batches = track(batches, description='Inference', total=-(-len(items) // batch_size))
+        results = dict(predictions=[], visualization=[])
+        for originals, data in batches:
+            preds = self.forward(data)
+            vis = self.visualize(originals, preds, return_vis=return_vis, show=show, wait_time=wait_time,
+                                 pred_score_thr=pred_score_thr, img_out_dir='' if no_save_vis else out_dir)
+            out = self.postprocess(preds, vis, originals=originals, return_datasamples=return_datasamples,
+                                   pred_out_dir='' if no_save_pred else out_dir)
+            results['predictions'].extend(out['predictions'])
+            results['visualization'].extend(out['visualization'] or [])
+        return results
+
+    def visualize(self,
+                  originals: List[dict],
+                  preds: List[DetDataSample],
+                  return_vis: bool = False,
+                  show: bool = False,
+                  wait_time: float = 0,
+                  pred_score_thr: float = 0.3,
+                  img_out_dir: str = '',
+                  **kwargs) -> Optional[List[Dict[str, np.ndarray]]]:
+        """One panel per task with :meth:`OneFormerVisualizer.draw_tasks`; saved as ``vis/{stem}_{task}.png``."""
+        if not (return_vis or show or img_out_dir):
+            return None
+        if self.visualizer is None or not hasattr(self.visualizer, 'draw_tasks'):
+            raise ValueError("drawing needs visualizer=dict(type='OneFormerVisualizer', ...) in the config")
+        drawn = []
+        for orig, pred in zip(originals, preds):
+            rgb = np.ascontiguousarray(orig['img'][..., ::-1])
+            panels = self.visualizer.draw_tasks(rgb, pred, pred_score_thr=pred_score_thr)
+            if img_out_dir:
+                for task, panel in panels.items():
+                    mmcv.imwrite(panel[..., ::-1], osp.join(img_out_dir, 'vis', f'{orig["stem"]}_{task}.png'))
+            if show and panels:
+                self.visualizer.show(np.concatenate(list(panels.values()), axis=1), win_name=orig['stem'],
+                                     wait_time=wait_time)
+            drawn.append(panels)
+        return drawn if return_vis else None
+
+    def postprocess(self,
+                    preds: List[DetDataSample],
+                    visualization: Optional[list] = None,
+                    originals: Optional[List[dict]] = None,
+                    return_datasamples: bool = False,
+                    pred_out_dir: str = '',
+                    **kwargs) -> Dict:
+        """Data samples -> dicts of numpy arrays; written to ``pred_out_dir/preds/`` when given."""
+        classes = tuple(self.model.dataset_meta['classes'])
+        num_things = self.model.panoptic_fusion_head.num_things_classes
+        originals = originals or [dict(stem=unique_stem(None, set(), i)) for i in range(len(preds))]
+        results = []
+        for orig, sample in zip(originals, preds):
+            pred = sample_to_dict(sample, classes, num_things)
+            if pred_out_dir:
+                save_prediction(pred, osp.join(pred_out_dir, 'preds'), orig['stem'], classes)
+            results.append(sample if return_datasamples else pred)
+        return dict(predictions=results, visualization=visualization)
+
+
+def config_metainfo(cfg, required: bool = True) -> Optional[dict]:
+    """Metainfo (classes, palette, ...) of the config's test dataset, built lazily (no annotation is read).
+
+    Falls back to the dataset class's ``METAINFO`` updated with the config's ``metainfo`` if building fails.
+    """
+    ds_cfg = copy.deepcopy(cfg.get('test_dataloader', {}).get('dataset', None))
+    if ds_cfg is None:
+        if required:
+            raise KeyError('no class names: the checkpoint has no meta.dataset_meta and the config no '
+                           'test_dataloader.dataset')
+        return None
+    ds_cfg['lazy_init'] = True
+    try:
+        meta = dict(DATASETS.build(ds_cfg).metainfo)
+    except Exception:  # e.g. a dataset that reads files in __init__; METAINFO still names the classes
+        cls = DATASETS.get(ds_cfg['type']) if isinstance(ds_cfg['type'], str) else ds_cfg['type']
+        meta = dict(getattr(cls, 'METAINFO', {}) or {})
+        meta.update(ds_cfg.get('metainfo', None) or {})
+    if required and not meta.get('classes'):
+        raise KeyError(f"no class names: the checkpoint has no meta.dataset_meta and the config's test dataset "
+                       f"({ds_cfg['type']}) no metainfo classes")
+    return meta

@@ -1,0 +1,103 @@
+"""Optimizer wrapper constructor with the official OneFormer weight-decay rules on top of mmengine's."""
+import logging
+from typing import List, Optional
+
+import torch
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.logging import print_log
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
+from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm, _InstanceNorm
+from torch import nn
+
+# the norm types mmengine's constructor recognises (LayerNorm covers mmpretrain's LayerNorm2d)
+NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """``DefaultOptimWrapperConstructor`` whose norm / embedding decay rules also hold for ``custom_keys`` params.
+
+    In mmengine, a parameter whose name matches a ``custom_keys`` entry (e.g. ``'backbone'`` with
+    ``lr_mult=0.1``) skips every other rule, so the LayerNorms inside a Swin / ConvNeXt backbone keep the full
+    weight decay. detectron2's ``build_optimizer`` (used by the official OneFormer) applies the name rules first
+    and then sets the decay of every norm layer to ``WEIGHT_DECAY_NORM`` and of every ``nn.Embedding`` to
+    ``WEIGHT_DECAY_EMBED``. This constructor does the same: the parent builds the groups as usual, then
+
+    - parameters of norm layers get ``weight_decay = base_wd * norm_decay_mult`` (if ``norm_decay_mult`` is set),
+    - parameters of ``nn.Embedding`` get ``weight_decay = base_wd * embed_decay_mult`` (if set),
+
+    keeping the learning rate from ``custom_keys``. ``embed_decay_mult`` is the one extra ``paramwise_cfg`` key.
+
+    Optionally (``grad_nan_to_num=True`` in the optim wrapper config, popped here) the built wrapper replaces
+    NaN gradients by 0 and +-inf by +-1e5 right before gradient clipping, like the official trainer. It only acts
+    when ``clip_grad`` is set; with ``AmpOptimWrapper`` it runs after unscaling, so steps with inf gradients are
+    still skipped by the loss scaler.
+
+    Args:
+        optim_wrapper_cfg (dict): The optim wrapper config (``optimizer``, ``clip_grad``, ...).
+        paramwise_cfg (dict, optional): mmengine's paramwise options plus ``embed_decay_mult``.
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
+        optim_wrapper_cfg = dict(optim_wrapper_cfg)
+        self.grad_nan_to_num = bool(optim_wrapper_cfg.pop('grad_nan_to_num', False))
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+        if 'embed_decay_mult' in self.paramwise_cfg and self.base_wd is None:
+            raise ValueError('paramwise_cfg.embed_decay_mult needs optimizer.weight_decay (base_wd) to be set')
+        self._in_add_params = False
+
+    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', is_dcn_module=None) -> None:
+        # the parent recurses through self.add_params: only the outermost call post-processes the groups
+        if self._in_add_params:
+            return super().add_params(params, module, prefix, is_dcn_module)
+        self._in_add_params = True
+        try:
+            start = len(params)
+            super().add_params(params, module, prefix, is_dcn_module)
+        finally:
+            self._in_add_params = False
+        self._apply_type_decay(params[start:], module, prefix)
+
+    def _apply_type_decay(self, groups: List[dict], module: nn.Module, prefix: str) -> None:
+        norm_mult = self.paramwise_cfg.get('norm_decay_mult', None)
+        embed_mult = self.paramwise_cfg.get('embed_decay_mult', None)
+        if self.base_wd is None or (norm_mult is None and embed_mult is None):
+            return
+        group_of = {id(p): g for g in groups for p in g['params']}
+        for mod_name, mod in module.named_modules(prefix=prefix):
+            if isinstance(mod, NORM_TYPES):
+                mult = norm_mult
+            elif isinstance(mod, nn.Embedding):
+                mult = embed_mult
+            else:
+                continue
+            if mult is None:
+                continue
+            for name, param in mod.named_parameters(recurse=False):
+                group = group_of.get(id(param))
+                if group is None:  # frozen or shared (bypass_duplicate) parameter
+                    continue
+                group['weight_decay'] = self.base_wd * mult
+                print_log(f'paramwise_options -- {mod_name}.{name}:weight_decay={group["weight_decay"]} '
+                          f'({type(mod).__name__})', logger='current', level=logging.DEBUG)
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        optim_wrapper = super().__call__(model)
+        if self.grad_nan_to_num:
+            _add_grad_nan_to_num(optim_wrapper)
+        return optim_wrapper
+
+
+def _add_grad_nan_to_num(optim_wrapper: OptimWrapper, posinf: float = 1e5) -> None:
+    """Make ``optim_wrapper`` clean non-finite gradients before it clips them (both OptimWrapper.step and
+    AmpOptimWrapper.step call ``_clip_grad`` after the gradients are final)."""
+    clip_grad = optim_wrapper._clip_grad
+
+    def _clip_grad_finite() -> None:
+        for group in optim_wrapper.optimizer.param_groups:
+            for param in group['params']:
+                if param.grad is not None:
+                    torch.nan_to_num_(param.grad, nan=0.0, posinf=posinf, neginf=-posinf)
+        clip_grad()
+
+    optim_wrapper._clip_grad = _clip_grad_finite

@@ -1,0 +1,146 @@
+"""Speed of oneformer-mm against its peers (issue 6); prints a markdown table and writes JSON.
+
+    python tools/analysis_tools/benchmark_peers.py --quick            # small sizes, a few minutes on 2 cores
+    python tools/analysis_tools/benchmark_peers.py                    # the paper's R50 model, 512x512 input
+
+Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides interleaved, same thread count):
+
+* P1 end-to-end inference of one image, panoptic task (our pipeline + data preprocessor + forward + panoptic
+  post-processing) vs HF transformers' OneFormer (``OneFormerImageProcessor`` + CLIP token ids + forward +
+  ``post_process_panoptic_segmentation``) with the same weights: a random HF model of the preset's sizes converted
+  by ``oneformer.converters.convert_hf_dir``. Goal <= 0.75x.
+* P2 forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
+  pixel decoder, decoder, query count and input. Goal <= 1.10x.
+* P3 ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes. Goal <= 0.5x.
+* P4 training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
+  subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.
+* P5 samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
+* complexity: parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of both models, and the
+  parameter counts of our Swin-L / ConvNeXt-L COCO models next to the paper's.
+
+The random HF model's classifier is calibrated so that about 20 % of the queries are confident objects, as after
+training (flat random scores would leave post-processing nothing to do).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from oneformer_bench import builders as B  # noqa: E402
+from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
+from oneformer_bench.report import markdown  # noqa: E402
+from oneformer_bench.timing import pin_threads  # noqa: E402
+
+MEASURES = ('P1', 'P2', 'P3', 'P4', 'P5', 'complexity', 'paper_params')
+SCHEMA_VERSION = 1
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument('--quick', action='store_true', help='the small "quick" preset (a few minutes on 2 cores)')
+    size.add_argument('--preset', choices=sorted(PRESETS), help='sizes (default: full, the paper\'s R50 model)')
+    parser.add_argument('--measures', default=','.join(MEASURES),
+                        help=f'comma-separated subset of {",".join(MEASURES)} (P5 needs P4)')
+    parser.add_argument('--image-size', type=int, help='override the input side (multiple of 32)')
+    parser.add_argument('--repeats', type=int, help='timed runs per side (median reported)')
+    parser.add_argument('--warmup', type=int, help='untimed runs per side first')
+    parser.add_argument('--batch', type=int, help='training batch size (P4)')
+    parser.add_argument('--pipeline-samples', type=int, help='samples timed through the data pipeline (P5)')
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
+                        help='torch intra-op threads for both sides (default: torch default, %(default)s here)')
+    parser.add_argument('--out', help='JSON output (default: work_dirs/benchmark/benchmark_<preset>.json)')
+    parser.add_argument('--work-dir', help='keep the converted model and synthetic data here (default: temp dir)')
+    return parser.parse_args(argv)
+
+
+def parse_measures(text: str) -> List[str]:
+    measures = [m.strip() for m in text.split(',') if m.strip()]
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown or not measures:
+        raise ValueError(f'--measures: unknown {unknown or text!r}; choose from {", ".join(MEASURES)}')
+    if 'P5' in measures and 'P4' not in measures:
+        raise ValueError('--measures: P5 compares with the training throughput of P4; add P4')
+    return measures
+
+
+def machine() -> Dict:
+    cpu = platform.processor()
+    if osp.isfile('/proc/cpuinfo'):
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+        cpu = names[0] if names else cpu
+    import mmcv
+    import mmdet
+    import mmengine
+    import transformers
+    return dict(cpu=cpu, logical_cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
+                torch=torch.__version__, mmengine=mmengine.__version__, mmcv=mmcv.__version__,
+                mmdet=mmdet.__version__, transformers=transformers.__version__, cuda=torch.cuda.is_available())
+
+
+def load_average() -> Optional[List[float]]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run(args, command: str) -> Dict:
+    from oneformer_bench import complexity as C
+    from oneformer_bench import measures as M
+    measures = parse_measures(args.measures)
+    preset = get_preset('quick' if args.quick else args.preset or 'full', image_size=args.image_size,
+                        repeats=args.repeats, warmup=args.warmup, batch=args.batch,
+                        pipeline_samples=args.pipeline_samples)
+    threads = pin_threads(args.threads)
+    B.init_scope()
+    report = dict(schema_version=SCHEMA_VERSION, preset=preset.name, sizes=preset.describe(),
+                  preset_values=preset.__dict__, threads=threads, measures=measures, command=command,
+                  machine=machine(), load_average_start=load_average(), results={})
+    results = report['results']
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work_dir = args.work_dir or tmp
+        os.makedirs(work_dir, exist_ok=True)
+        ctx = M.Context(preset, work_dir, threads)
+        steps = [('P1', M.p1_end_to_end), ('P2', M.p2_forward), ('P3', M.p3_all_tasks), ('P4', M.p4_training),
+                 ('P5', lambda c: M.p5_pipeline(c, results['P4']['time']['ours'])), ('complexity', C.complexity),
+                 ('paper_params', lambda c: C.paper_params())]
+        for key, fn in steps:
+            if key in measures:
+                t = time.perf_counter()
+                results[key] = fn(ctx)
+                print(f'[benchmark] {key} done in {time.perf_counter() - t:.0f} s', flush=True)
+    report['load_average_end'] = load_average()
+    report['wall_time_s'] = time.perf_counter() - start
+    return report
+
+
+def main(argv=None) -> Dict:
+    args = parse_args(argv)
+    command = ' '.join(['python tools/analysis_tools/benchmark_peers.py'] + list(sys.argv[1:] if argv is None else argv))
+    report = run(args, command)
+    table = markdown(report)
+    print(f'\n{report["sizes"]}; {report["threads"]} threads; load average {report["load_average_start"]} -> '
+          f'{report["load_average_end"]}\n\n{table}')
+    out = args.out or osp.join('work_dirs', 'benchmark', f'benchmark_{report["preset"]}.json')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    report['table'] = table
+    with open(out, 'w', encoding='utf-8') as f:
+        json.dump(report, f, indent=1, default=str)
+    print(f'\nwrote {out}')
+    return report
+
+
+if __name__ == '__main__':
+    main()

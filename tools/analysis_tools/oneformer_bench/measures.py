@@ -1,0 +1,193 @@
+"""The benchmark measures P1-P5 (issue 6). Each returns one JSON-able row (see :func:`timing.ratio_entry`)."""
+import os.path as osp
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+
+from . import builders as B
+from .presets import Preset
+from .timing import ratio_entry, run_worker, summarize, time_interleaved
+
+TEST_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
+
+
+class Context:
+    """What the measures share: the preset, a work dir with synthetic data, the HF model and our converted model."""
+
+    def __init__(self, preset: Preset, work_dir: str, threads: int) -> None:
+        self.p, self.work_dir, self.threads = preset, work_dir, threads
+        self.data_root = osp.join(work_dir, 'synthetic')
+        B.make_synthetic(preset, self.data_root, num_train=max(8, preset.batch))
+        self.image = B.test_image(self.data_root)  # BGR uint8, image_size x image_size
+        self.hf = B.make_hf_model(preset)
+        self.hf_processor = B.hf_processor(preset, B.write_class_info(preset, osp.join(work_dir, 'class_info.json')))
+        pixel_values = self._hf_inputs()['pixel_values']
+        from oneformer.utils import task_tokens
+        B.calibrate_class_head(self.hf, pixel_values, task_tokens('panoptic')[None])
+        self.cfg_path = B.convert_hf(self.hf, preset, work_dir)
+        self.ckpt = osp.join(osp.dirname(self.cfg_path), 'model.pth')
+        self.model_cfg = B.load_cfg(self.cfg_path).model
+        self.model = B.build(self.model_cfg, self.ckpt)
+        from mmcv.transforms import Compose
+        self.pipeline = Compose([
+            dict(type='LoadImageFromNDArray'),
+            dict(type='Resize', scale=(preset.image_size, preset.image_size), keep_ratio=True),
+            dict(type='PackDetInputs', meta_keys=TEST_META_KEYS)])
+
+    def _hf_inputs(self):
+        return self.hf_processor(images=[self.image[..., ::-1]], task_inputs=['panoptic'], return_tensors='pt')
+
+    def our_inputs(self) -> Dict:
+        from mmengine.dataset import pseudo_collate
+        return pseudo_collate([self.pipeline(dict(img=self.image))])
+
+    def fn_timer(self, fns, no_grad: bool = True) -> Dict[str, Dict]:
+        p = self.p
+        with torch.no_grad() if no_grad else torch.enable_grad():
+            return time_interleaved(fns, p.warmup, p.repeats)
+
+
+# ------------------------------------------------------------------------------------------------------------ P1
+def p1_end_to_end(ctx: Context) -> Dict:
+    """Pre-processing + forward + post-processing of one image, panoptic task, vs HF transformers."""
+    from oneformer.utils import tokenize
+    model, hf, proc, p = ctx.model, ctx.hf, ctx.hf_processor, ctx.p
+    stuff_ids = set(range(p.num_things, p.num_classes))  # our fusion head merges stuff; HF needs them listed
+    thr = model.panoptic_fusion_head.test_cfg.get('object_mask_thr')
+    iou = model.panoptic_fusion_head.test_cfg.get('iou_thr')
+    rgb = np.ascontiguousarray(ctx.image[..., ::-1])
+
+    def ours():  # the panoptic token and only the panoptic post-processing
+        data = model.data_preprocessor(ctx.our_inputs(), False)
+        samples = data['data_samples']
+        pixel = model.panoptic_head.forward_pixel(model.extract_feat(data['inputs']))
+        cls, masks = model.panoptic_head.predict_by_pixel_feats(pixel, samples, ['panoptic'] * len(samples))
+        res = model.panoptic_fusion_head.predict(cls, masks, samples, rescale=True, outputs=('panoptic', ))
+        return model.add_pred_to_datasample(samples, res)
+
+    def ours_test_step():  # the public path: test_step with test_cfg.tasks = ('panoptic',) fills all 3 outputs
+        return model.test_step(ctx.our_inputs())
+
+    def peer():
+        enc = proc(images=[rgb], task_inputs=['panoptic'], return_tensors='pt')
+        out = hf(pixel_values=enc['pixel_values'], task_inputs=tokenize(enc['task_inputs']))
+        return proc.post_process_panoptic_segmentation(out, threshold=thr, overlap_mask_area_threshold=iou,
+                                                       label_ids_to_fuse=stuff_ids, target_sizes=[rgb.shape[:2]])
+
+    saved = model.eval_tasks
+    model.eval_tasks = ('panoptic', )
+    try:
+        with torch.no_grad():
+            check = _same_weights_check(ctx, ours(), peer())
+        t = ctx.fn_timer(dict(ours=ours, peer=peer, ours_test_step=ours_test_step))
+    finally:
+        model.eval_tasks = saved
+    return ratio_entry(t['ours'], t['peer'], '<= 0.75', 'oneformer-mm (panoptic token, panoptic output)',
+                       'HF transformers OneFormer', ours_test_step=t['ours_test_step'],
+                       ours_test_step_ratio=t['ours_test_step']['median'] / t['peer']['median'], **check)
+
+
+@torch.no_grad()
+def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
+    """Both sides use the same converted weights: logits on HF's pixel values, and the kept segment counts."""
+    from oneformer.utils import task_tokens
+    x = ctx._hf_inputs()['pixel_values']
+    tokens = task_tokens('panoptic')[None]
+    hf_out = ctx.hf(pixel_values=x, task_inputs=tokens)
+    cls, masks = ctx.model.panoptic_head(ctx.model.extract_feat(x), [DetDataSample(metainfo=dict(task='panoptic'))])
+    ids = ours_out[0].pred_panoptic_seg.sem_seg.unique()
+    return dict(max_abs_logit_diff=max((cls[-1] - hf_out.class_queries_logits).abs().max().item(),
+                                       (masks[-1] - hf_out.masks_queries_logits).abs().max().item()),
+                ours_segments=int((ids != ctx.p.num_classes).sum()), peer_segments=len(peer_out[0]['segments_info']))
+
+
+# ------------------------------------------------------------------------------------------------------------ P2
+def p2_forward(ctx: Context) -> Dict:
+    """Backbone + head forward (no pre/post-processing) vs mmdet's Mask2Former of the same sizes."""
+    p = ctx.p
+    m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p))
+    x = torch.randn(1, 3, p.image_size, p.image_size)
+    meta = dict(batch_input_shape=x.shape[-2:], img_shape=x.shape[-2:], ori_shape=x.shape[-2:], task='panoptic')
+    samples = [DetDataSample(metainfo=meta)]
+    t = ctx.fn_timer(dict(ours=lambda: ctx.model._forward(x, samples), peer=lambda: m2f._forward(x, samples)))
+    return ratio_entry(t['ours'], t['peer'], '<= 1.10', 'oneformer-mm', 'mmdet Mask2Former')
+
+
+# ------------------------------------------------------------------------------------------------------------ P3
+def p3_all_tasks(ctx: Context) -> Dict:
+    """``test_step`` with test_cfg.tasks = the three tasks (one backbone/pixel-decoder pass) vs three single-task
+    ``test_step`` passes (what three evaluation runs with one task each cost, minus data loading)."""
+    model = ctx.model
+    data = ctx.our_inputs()
+    saved = model.eval_tasks
+
+    def run(tasks):
+        model.eval_tasks = tasks
+        return model.test_step(data)
+
+    try:
+        t = ctx.fn_timer(dict(
+            ours=lambda: run(('panoptic', 'instance', 'semantic')),
+            peer=lambda: [run((task, )) for task in ('panoptic', 'instance', 'semantic')]))
+    finally:
+        model.eval_tasks = saved
+    return ratio_entry(t['ours'], t['peer'], '<= 0.50', 'one pass, 3 task tokens', '3 single-task passes')
+
+
+# ------------------------------------------------------------------------------------------------------------ P4
+def _optim_wrapper_cfg() -> Dict:
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(B.REPO, 'configs', '_base_', 'schedules', 'oneformer_adamw.py'))
+    return cfg.optim_wrapper.to_dict()
+
+
+def p4_training(ctx: Context) -> Dict:
+    """Training iteration (data preprocessor + loss + backward + AdamW step with the paper's clipping) and peak
+    memory, each side in a fresh interpreter (peak RSS via ``resource.getrusage``)."""
+    p = ctx.p
+    batch_path = osp.join(ctx.work_dir, 'train_batch.pth')
+    torch.save(B.train_batch(p, ctx.data_root), batch_path)
+    worker = osp.join(osp.dirname(osp.abspath(__file__)), 'train_worker.py')
+    results = {}
+    for side, cfg in (('ours', B.with_text_mapper(ctx.model_cfg, p)), ('peer', B.mask2former_cfg(ctx.model_cfg, p))):
+        spec = osp.join(ctx.work_dir, f'train_{side}.pth')
+        torch.save(dict(model=cfg.to_dict(), batch=batch_path, optim_wrapper=_optim_wrapper_cfg(),
+                        warmup=max(1, p.warmup), repeats=p.repeats, threads=ctx.threads), spec)
+        results[side] = run_worker(worker, spec)
+    ours, peer = results['ours'], results['peer']
+    mem = {k: dict(median=v['train_peak_delta_mb'], min=v['train_peak_delta_mb'], max=v['train_peak_delta_mb'],
+                   runs=1) for k, v in results.items()}
+    return dict(
+        time=ratio_entry(ours['time'], peer['time'], '<= 1.15', 'oneformer-mm (with text mapper + contrastive)',
+                         'mmdet Mask2Former', batch=p.batch),
+        memory=ratio_entry(mem['ours'], mem['peer'], '<= 1.15', 'oneformer-mm', 'mmdet Mask2Former', unit='MB',
+                           method='peak RSS growth during training (resource.getrusage ru_maxrss after the '
+                                  'iterations minus before the first one), fresh subprocess per side',
+                           ours_peak_rss_mb=ours['peak_rss_mb'], peer_peak_rss_mb=peer['peak_rss_mb']),
+        workers=results)
+
+
+# ------------------------------------------------------------------------------------------------------------ P5
+def p5_pipeline(ctx: Context, train_time: Dict) -> Dict:
+    """Samples/s of the task-aware training pipeline (one process, random task per image) vs the model's training
+    samples/s (batch / median P4 iteration time)."""
+    p = ctx.p
+    dataset = B.build_dataset(B.train_dataset_cfg(p, ctx.data_root))
+    n = len(dataset)
+    for i in range(min(2, n)):  # warm-up: file cache, tokenizer cache
+        dataset[i]
+    times: List[float] = []
+    for i in range(p.pipeline_samples):
+        start = time.perf_counter()
+        dataset[i % n]
+        times.append(time.perf_counter() - start)
+    per_sample = summarize(times)
+    pipeline_sps = dict(median=1.0 / per_sample['median'], min=1.0 / per_sample['max'],
+                        max=1.0 / per_sample['min'], runs=len(times))
+    model_sps = dict(median=p.batch / train_time['median'], min=p.batch / train_time['max'],
+                     max=p.batch / train_time['min'], runs=train_time['runs'])
+    return ratio_entry(pipeline_sps, model_sps, '>= 20', 'data pipeline (1 worker)', 'model training',
+                       unit='samples/s', higher_is_better=True, num_workers=0)

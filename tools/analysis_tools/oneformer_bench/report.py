@@ -1,0 +1,53 @@
+"""Markdown tables of the benchmark JSON."""
+from typing import Dict, List
+
+TITLES = {
+    'P1': 'P1 end-to-end inference (pre + forward + post, panoptic)',
+    'P2': 'P2 forward latency',
+    'P3': 'P3 evaluate 3 tasks',
+    'P4_time': 'P4 training iteration',
+    'P4_memory': 'P4 training peak memory',
+    'P5': 'P5 data pipeline / model throughput',
+}
+
+
+def _value(stat: Dict, unit: str) -> str:
+    if unit == 's':
+        return f'{1000 * stat["median"]:.1f} ms'
+    if unit == 'MB':
+        return f'{stat["median"]:.0f} MB'
+    return f'{stat["median"]:.2f} {unit}'
+
+
+def rows(results: Dict) -> List[Dict]:
+    """Flatten the measure results into table rows (key, entry)."""
+    out = []
+    for key in ('P1', 'P2', 'P3'):
+        if key in results:
+            out.append((key, results[key]))
+    if 'P4' in results:
+        out += [('P4_time', results['P4']['time']), ('P4_memory', results['P4']['memory'])]
+    if 'P5' in results:
+        out.append(('P5', results['P5']))
+    return out
+
+
+def markdown(report: Dict) -> str:
+    results = report['results']
+    lines = ['| measure | oneformer-mm | peer | ratio (ours / peer) | goal | met |', '|---|---:|---:|---:|---:|:---:|']
+    for key, e in rows(results):
+        lines.append(f'| {TITLES[key]} | {_value(e["ours"], e["unit"])} | {_value(e["peer"], e["unit"])} '
+                     f'({e["peer_name"]}) | {e["ratio"]:.2f}x | {e["goal"]} | {"yes" if e["met"] else "no"} |')
+    if 'complexity' in results:
+        c = results['complexity']
+        lines += ['', '| model (benchmark size) | params | FLOPs |', '|---|---:|---:|',
+                  f'| oneformer-mm (inference) | {c["ours"]["params"] / 1e6:.2f} M | {c["ours"]["flops"] / 1e9:.2f} G |',
+                  f'| mmdet Mask2Former | {c["peer"]["params"] / 1e6:.2f} M | {c["peer"]["flops"] / 1e9:.2f} G |',
+                  f'| ratio | {c["params_ratio"]:.3f}x | {c["flops_ratio"]:.3f}x (paper ~{c["paper_flops_ratio"]}x) |']
+    if 'paper_params' in results:
+        lines += ['', '| backbone (COCO, 150 queries, 133 classes) | ours, inference | ours + text mapper '
+                  '| Mask2Former, same sizes | paper |', '|---|---:|---:|---:|---:|']
+        for name, r in results['paper_params'].items():
+            lines.append(f'| {name} | {r["ours_inference"] / 1e6:.1f} M | {r["ours_with_text_mapper"] / 1e6:.1f} M '
+                         f'| {r["mask2former"] / 1e6:.1f} M | {r["paper"] / 1e6:.0f} M |')
+    return '\n'.join(lines)
