@@ -166,6 +166,16 @@ def test_paper_hyper_parameters(name):
     assert exp['num_queries'] == (250 if large and exp['dataset'] != 'coco' else 150)
 
 
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_survives_the_runner_dump(name, tmp_path):
+    """The runner writes the resolved config to the work dir; reloading it must give the same experiment."""
+    cfg = _load(name)
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    again = Config.fromfile(str(tmp_path / 'dumped.py'))
+    for key in ('model', 'train_pipeline', 'train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert again[key] == cfg[key], key
+
+
 def _dataset_meta(ds_cfg):
     return dict(DATASETS.get(ds_cfg.type).METAINFO, **(ds_cfg.get('metainfo') or {}))
 

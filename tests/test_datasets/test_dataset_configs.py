@@ -89,9 +89,9 @@ def test_panoptic_config_pipelines(name, tmp_path, relayout):
                                 thing_classes=meta['thing_classes'], stuff_classes=meta['stuff_classes'])
     old_root = cfg.data_root
     metrics = {m.type: m for m in cfg.val_evaluator}
-    assert set(metrics) == {'CocoPanopticMetric', 'CocoMetric', 'SemSegMetric'}
-    assert metrics['CocoPanopticMetric'].ann_file == old_root + val_ds_cfg.ann_file
-    assert metrics['CocoPanopticMetric'].seg_prefix == old_root + val_ds_cfg.data_prefix.seg
+    assert set(metrics) == {'OneFormerPanopticMetric', 'CocoMetric', 'SemSegMetric'}
+    assert metrics['OneFormerPanopticMetric'].ann_file == old_root + val_ds_cfg.ann_file
+    assert metrics['OneFormerPanopticMetric'].seg_prefix == old_root + val_ds_cfg.data_prefix.seg
     assert metrics['CocoMetric'].metric == 'segm'
     relayout(src, dst, 'train', train_ds_cfg.ann_file, train_ds_cfg.data_prefix.img, train_ds_cfg.data_prefix.seg)
     relayout(src, dst, 'val', val_ds_cfg.ann_file, val_ds_cfg.data_prefix.img, val_ds_cfg.data_prefix.seg,

@@ -79,7 +79,7 @@ def test_gloo_process_group(dist_train):
 
 def test_contrastive_loss_sees_other_ranks_negatives(dist_train):
     for rec in dist_train['records']:
-        assert len(rec['gathers']) == ITERS  # one gather per iteration (object and text queries)
+        assert len(rec['gathers']) == 2 * ITERS  # per iteration: object queries and text queries
         for g in rec['gathers']:
             assert g['gathered'] == WORLD * g['local'] == WORLD * BATCH
             assert g['own_slice_is_local'] and g['others_differ']

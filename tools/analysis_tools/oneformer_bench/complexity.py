@@ -16,11 +16,11 @@ PAPER_PARAMS_M = {'Swin-L': 219, 'ConvNeXt-L': 220, 'DiNAT-L': 223, 'ConvNeXt-XL
 PAPER_FLOPS_RATIO = 1.06  # OneFormer / Mask2Former FLOPs (issue 6)
 
 LARGE_BACKBONES = {
-    'Swin-L': (dict(_delete_=True, type='SwinTransformer', pretrain_img_size=384, embed_dims=192, depths=[2, 2, 18, 2],
+    'Swin-L': (dict(type='SwinTransformer', pretrain_img_size=384, embed_dims=192, depths=[2, 2, 18, 2],
                     num_heads=[6, 12, 24, 48], window_size=12, mlp_ratio=4, qkv_bias=True, drop_path_rate=0.3,
                     patch_norm=True, out_indices=(0, 1, 2, 3), with_cp=False, convert_weights=False, init_cfg=None),
                [192, 384, 768, 1536]),
-    'ConvNeXt-L': (dict(_delete_=True, type='mmpretrain.ConvNeXt', arch='large', drop_path_rate=0.4,
+    'ConvNeXt-L': (dict(type='mmpretrain.ConvNeXt', arch='large', drop_path_rate=0.4,
                         layer_scale_init_value=1.0, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
                         init_cfg=None), [192, 384, 768, 1536]),
 }

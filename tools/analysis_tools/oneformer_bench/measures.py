@@ -146,7 +146,8 @@ def _optim_wrapper_cfg() -> Dict:
 
 def p4_training(ctx: Context) -> Dict:
     """Training iteration (data preprocessor + loss + backward + AdamW step with the paper's clipping) and peak
-    memory, each side in a fresh interpreter (peak RSS via ``resource.getrusage``)."""
+    memory, each side in a fresh interpreter (see ``train_worker.py``: peak RSS of the training iterations minus
+    the RSS after the imports)."""
     p = ctx.p
     batch_path = osp.join(ctx.work_dir, 'train_batch.pth')
     torch.save(B.train_batch(p, ctx.data_root), batch_path)
@@ -158,15 +159,15 @@ def p4_training(ctx: Context) -> Dict:
                         warmup=max(1, p.warmup), repeats=p.repeats, threads=ctx.threads), spec)
         results[side] = run_worker(worker, spec)
     ours, peer = results['ours'], results['peer']
-    mem = {k: dict(median=v['train_peak_delta_mb'], min=v['train_peak_delta_mb'], max=v['train_peak_delta_mb'],
+    mem = {k: dict(median=v['training_memory_mb'], min=v['training_memory_mb'], max=v['training_memory_mb'],
                    runs=1) for k, v in results.items()}
     return dict(
         time=ratio_entry(ours['time'], peer['time'], '<= 1.15', 'oneformer-mm (with text mapper + contrastive)',
                          'mmdet Mask2Former', batch=p.batch),
         memory=ratio_entry(mem['ours'], mem['peer'], '<= 1.15', 'oneformer-mm', 'mmdet Mask2Former', unit='MB',
-                           method='peak RSS growth during training (resource.getrusage ru_maxrss after the '
-                                  'iterations minus before the first one), fresh subprocess per side',
-                           ours_peak_rss_mb=ours['peak_rss_mb'], peer_peak_rss_mb=peer['peak_rss_mb']),
+                           method='peak RSS during the training iterations (/proc VmHWM, reset before them; '
+                                  f'{ours["peak_method"]}) minus the RSS after the imports, fresh subprocess per side',
+                           ours_peak_rss_mb=ours['peak_rss_training_mb'], peer_peak_rss_mb=peer['peak_rss_training_mb']),
         workers=results)
 
 

@@ -49,7 +49,7 @@ def ratio_entry(ours: Dict, peer: Dict, goal: str, ours_name: str, peer_name: st
                 higher_is_better: bool = False, **extra) -> Dict:
     """One benchmark row: our and the peer's median, the ratio ours/peer and whether ``goal`` ('<= 0.75') holds."""
     op, bound = goal.split()
-    ratio = ours['median'] / peer['median']
+    ratio = ours['median'] / peer['median'] if peer['median'] > 0 else float('inf')
     met = ratio <= float(bound) if op == '<=' else ratio >= float(bound)
     return dict(ours=ours, peer=peer, ours_name=ours_name, peer_name=peer_name, unit=unit, ratio=ratio, goal=goal,
                 met=bool(met), higher_is_better=higher_is_better, **extra)

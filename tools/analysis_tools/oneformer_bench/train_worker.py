@@ -1,4 +1,7 @@
-"""One side of P4 in a fresh interpreter: build a model, run training iterations, report times and peak RSS.
+"""One side of P4 in a fresh interpreter: build a model, run training iterations, report times and memory.
+
+Memory: the peak resident set size during the training iterations (``VmHWM`` reset just before them) minus the
+resident size after the imports, i.e. model + optimizer state + gradients + activations + allocator overhead.
 
     python tools/analysis_tools/oneformer_bench/train_worker.py SPEC.pth
 
@@ -16,8 +19,27 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def status_mb(key: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak resident) of this process from /proc, in MiB."""
+    with open('/proc/self/status', encoding='utf-8') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def reset_peak() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux >= 4.0: ``echo 5 > /proc/self/clear_refs``)."""
+    try:
+        with open('/proc/self/clear_refs', 'w', encoding='utf-8') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def max_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
+    """Peak resident set size of this process so far (``getrusage``; Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -30,11 +52,14 @@ def main(spec_path: str) -> dict:
     spec = torch.load(spec_path, weights_only=False)
     pin_threads(spec['threads'])
     init_scope()
+    rss_imports = status_mb('VmRSS')  # interpreter + libraries: the same for both sides
     torch.manual_seed(0)
     model = build(spec['model'], train=True)
     optim_wrapper = build_optim_wrapper(model, spec['optim_wrapper'])
     batch = torch.load(spec['batch'], weights_only=False)
-    rss_before = max_rss_mb()
+    rss_model = status_mb('VmRSS')
+    # peak during training only (imports and model building can peak higher than a tiny model's training)
+    peak_reset = reset_peak()
     times = []
     for i in range(spec['warmup'] + spec['repeats']):
         start = time.perf_counter()
@@ -43,10 +68,11 @@ def main(spec_path: str) -> dict:
         if i >= spec['warmup']:
             times.append(elapsed)
     loss = float(sum(v for k, v in losses.items() if k == 'loss'))
-    rss_after = max_rss_mb()
-    return dict(time=summarize(times), peak_rss_mb=rss_after, rss_before_train_mb=rss_before,
-                train_peak_delta_mb=max(0.0, rss_after - rss_before), loss=loss,
-                params=sum(p.numel() for p in model.parameters()), threads=torch.get_num_threads())
+    peak = status_mb('VmHWM') if peak_reset else max_rss_mb()
+    return dict(time=summarize(times), rss_after_imports_mb=rss_imports, rss_model_built_mb=rss_model,
+                peak_rss_training_mb=peak, training_memory_mb=peak - rss_imports,
+                peak_method='VmHWM reset before training' if peak_reset else 'getrusage ru_maxrss (process peak)',
+                loss=loss, params=sum(p.numel() for p in model.parameters()), threads=torch.get_num_threads())
 
 
 if __name__ == '__main__':
