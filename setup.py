@@ -2,7 +2,6 @@
 import os
 import os.path as osp
 import shutil
-import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py

@@ -19,7 +19,7 @@ step() { echo; echo "[setup] $*"; }
 # development install (imports resolve through the link; edits are live). The .mim links inside are made by
 # setup.py. `pip uninstall oneformer` leaves the link: remove it with `rm .venv/lib/python3*/site-packages/oneformer`.
 link_for_mim() {
-  (cd "$ROOT" && "$PY" -c 'import setup; setup.add_mim_extension()')
+  (cd "$ROOT" && "$PY" -B -c 'import setup; setup.add_mim_extension()')  # -B: no __pycache__ in the repo
   local site
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   if [ -L "$site/oneformer" ] || [ ! -e "$site/oneformer" ]; then  # never replace a real (wheel) install

@@ -55,7 +55,9 @@ def infer_env(tmp_path_factory):
     bias[:] = -5.0
     bias[0], bias[3] = 8.0, 6.0
     ckpt = str(root / 'with_meta.pth')
-    torch.save(dict(state_dict=state, meta=dict(dataset_meta=dict(CKPT_CLASSES))), ckpt)
+    # as mmengine's runner saves it: class names in meta, the config text in the message hub
+    torch.save(dict(state_dict=state, meta=dict(dataset_meta=dict(CKPT_CLASSES)),
+                    message_hub=dict(runtime_info=dict(cfg=cfg.pretty_text))), ckpt)
     ckpt_nometa = str(root / 'no_meta.pth')
     torch.save(dict(state_dict=state, meta=dict()), ckpt_nometa)
     ckpt_4cls = str(root / 'four_classes.pth')

@@ -143,6 +143,13 @@ def test_return_datasamples(infer_env, inferencer_all):
     assert 'pred_instances' in sample and 'pred_sem_seg' not in sample and 'pred_panoptic_seg' not in sample
 
 
+def test_config_from_checkpoint(infer_env, inferencer_all):
+    inf = OneFormerInferencer(None, weights=infer_env.ckpt, device='cpu', task='semantic')
+    path = osp.join(infer_env.folder, 'c_photo.jpg')
+    np.testing.assert_array_equal(inf(path)['predictions'][0]['semantic']['seg'],
+                                  inferencer_all(path)['predictions'][0]['semantic']['seg'])
+
+
 def test_class_names_from_checkpoint(inferencer_all):
     assert tuple(inferencer_all.model.dataset_meta['classes']) == CKPT_CLASSES['classes']
     assert tuple(inferencer_all.visualizer.dataset_meta['classes']) == CKPT_CLASSES['classes']

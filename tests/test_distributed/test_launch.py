@@ -76,3 +76,14 @@ def test_missing_torchrun_env(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(RuntimeError, match='torchrun'):
         setup_cpu_distributed(_cfg())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_sync_bn_becomes_bn_on_cpu(torchrun_env):
+    model = dict(type='OneFormer', backbone=dict(type='ResNet', norm_cfg=dict(type='SyncBN', requires_grad=True)),
+                 panoptic_head=dict(layers=[dict(norm_cfg=dict(type='mmdet.SyncBN')), dict(norm_cfg=dict(type='GN'))]))
+    with pytest.warns(UserWarning, match='SyncBN'):
+        cfg = setup_cpu_distributed(_cfg(model=model, sync_bn='torch'))
+    assert cfg.model.backbone.norm_cfg.to_dict() == dict(type='BN', requires_grad=True)
+    assert [layer.norm_cfg.type for layer in cfg.model.panoptic_head.layers] == ['BN', 'GN']
+    assert cfg.sync_bn is None

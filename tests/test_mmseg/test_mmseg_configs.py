@@ -89,7 +89,7 @@ def test_config_builds_model_pipelines_and_metric(name):
     assert head.num_queries == num_queries and head.query_embed.num_embeddings == num_queries
     assert head.class_names == tuple(DATASETS.get(dataset).METAINFO['classes'])
     assert head.text_token_table.shape == (num_classes + 1, 77)  # every class text + the pad text
-    assert head.text_mapper.num_ctx == 16 and head._text_builder.num_texts == num_queries - 16
+    assert head.text_mapper.num_ctx == 16 and head.text_tokens(torch.tensor([0])).shape == (num_queries - 16, 77)
     assert type(head.loss_cls).__module__.startswith('mmdet.')
     for pipeline in (cfg.train_pipeline, cfg.test_pipeline, cfg.train_dataloader.dataset.pipeline,
                      cfg.val_dataloader.dataset.pipeline):

@@ -12,7 +12,6 @@ from mmdet.apis import DetInferencer
 from mmdet.apis.det_inferencer import IMG_EXTENSIONS
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
-from mmengine.config import ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from rich.progress import track
@@ -84,12 +83,11 @@ class OneFormerInferencer(DetInferencer):
 
     # ------------------------------------------------------------------ set-up
     def _init_model(self, cfg, weights: Optional[str], device: str = 'cpu'):
-        if 'model' not in cfg:
-            raise KeyError('the config has no `model`')
-        if cfg.model.get('test_cfg') is None:
-            cfg.model.test_cfg = ConfigDict()
-        cfg.model.test_cfg.tasks = self._tasks  # OneFormer.eval_tasks: one backbone pass for every task
-        return super()._init_model(cfg, weights, device)
+        model = super()._init_model(cfg, weights, device)  # (the config may come from the checkpoint)
+        if not hasattr(model, 'eval_tasks'):
+            raise TypeError(f'{type(model).__name__} is not a OneFormer model (no task tokens)')
+        model.eval_tasks = self._tasks  # several tasks: one backbone pass, each output from its own token
+        return model
 
     def _load_weights_to_model(self, model, checkpoint: Optional[dict], cfg) -> None:
         """Weights, then ``model.dataset_meta`` (classes, palette) from the checkpoint, else from the config."""

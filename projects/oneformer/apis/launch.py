@@ -1,6 +1,7 @@
 """Launch helpers for ``tools/train.py`` / ``tools/test.py``: distributed runs on machines without CUDA."""
 import datetime
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -16,7 +17,8 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     DDP with ``device_ids=[LOCAL_RANK]`` (refused for CPU modules). ``Runner.setup_env`` skips ``init_dist`` when
     a process group already exists, so the group is created here (``env://``: RANK, WORLD_SIZE, MASTER_ADDR,
     MASTER_PORT as set by torchrun), ``env_cfg.dist_cfg.backend`` becomes 'gloo', and a DDP-type
-    ``model_wrapper_cfg`` gets ``device_ids=None``. A no-op with CUDA or another launcher.
+    ``model_wrapper_cfg`` gets ``device_ids=None``. ``SyncBN`` cannot run on CPU tensors, so SyncBN layers of
+    ``cfg.model`` become BN (per-process statistics) with a warning. A no-op with CUDA or another launcher.
     """
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return cfg
@@ -44,4 +46,25 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     if isinstance(wrapper_cls, type) and issubclass(wrapper_cls, DistributedDataParallel):
         wrapper.device_ids = None
     cfg.model_wrapper_cfg = wrapper
+    replaced = _sync_bn_to_bn(cfg.get('model', None))
+    if cfg.get('sync_bn', None) is not None:  # Runner.wrap_model would convert every BN to SyncBN
+        cfg.sync_bn = None
+        replaced += 1
+    if replaced:
+        warnings.warn('distributed training on CPU: SyncBN needs CUDA, using BN (per-process batch statistics)')
     return cfg
+
+
+def _sync_bn_to_bn(node) -> int:
+    """Replace ``type='SyncBN'`` / ``'MMSyncBN'`` norm configs by ``'BN'`` in place; returns how many."""
+    count = 0
+    if isinstance(node, dict):
+        if str(node.get('type', '')).rsplit('.', 1)[-1] in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += _sync_bn_to_bn(value)
+    return count

@@ -16,6 +16,11 @@ from ..utils import TASKS
 RESULT_KEYS = {'panoptic': 'pan_results', 'instance': 'ins_results', 'semantic': 'sem_results'}
 
 
+def semantic_scores(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
+    """Per-class scores Σ_q softmax(cls_q)[:K] · sigmoid(mask_q): (..., N, K+1), (..., N, H, W) -> (..., K, H, W)."""
+    return torch.einsum('...qc,...qhw->...chw', F.softmax(mask_cls, dim=-1)[..., :-1], mask_pred.sigmoid())
+
+
 @MODELS.register_module()
 class OneFormerFusionHead(MaskFormerFusionHead):
     """Turns final query predictions into ``pred_panoptic_seg``, ``pred_instances`` and ``pred_sem_seg``.
@@ -63,12 +68,10 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 panoptic_seg[segments[k]] = label
         return PixelData(sem_seg=panoptic_seg[None])
 
-    def semantic_scores(self, mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
-        """(N, K+1), (N, H, W) -> per-class scores (K, H, W)."""
-        return torch.einsum('qc,qhw->chw', F.softmax(mask_cls, dim=-1)[:, :-1], mask_pred.sigmoid())
+    semantic_scores = staticmethod(semantic_scores)
 
     def semantic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
-        return PixelData(sem_seg=self.semantic_scores(mask_cls, mask_pred).argmax(0)[None])
+        return PixelData(sem_seg=semantic_scores(mask_cls, mask_pred).argmax(0)[None])
 
     def predict(self,
                 mask_cls_results: Tensor,

@@ -9,9 +9,9 @@ from mmseg.registry import DATASETS as SEG_DATASETS
 from mmseg.registry import MODELS as SEG_MODELS
 from torch import Tensor
 
-from ..datasets.transforms.task_targets import PAD_TEXTS, TEXT_TEMPLATE, OneFormerTaskTargets
+from ..datasets.transforms.task_targets import PAD_TEXTS, TEXT_TEMPLATE, build_text_list
 from ..utils import tokenize
-from .oneformer_fusion_head import OneFormerFusionHead
+from .oneformer_fusion_head import semantic_scores
 from .oneformer_head import OneFormerHead
 
 TASK = 'semantic'
@@ -113,13 +113,7 @@ class OneFormerSegHead(OneFormerHead):
         self.align_corners = align_corners
         self.ignore_index = ignore_index
         self.class_names = resolve_class_names(class_names, num_classes)
-        # semantic scores come from the fusion head's formula; it has no parameters
-        self.fusion_head = OneFormerFusionHead(num_things_classes=0, num_stuff_classes=num_classes)
-        self._text_builder = None
         if self.text_mapper is not None:
-            self._text_builder = OneFormerTaskTargets(
-                num_things_classes=0, num_stuff_classes=num_classes, num_queries=self.num_queries,
-                num_text_ctx=self.text_mapper.num_ctx, class_names=self.class_names)
             # every string a text list can contain, tokenized once: the K class texts and the pad text
             texts = list(dict.fromkeys([TEXT_TEMPLATE.format(n) for n in self.class_names] + [PAD_TEXTS[TASK]]))
             self._text_rows = {t: i for i, t in enumerate(texts)}
@@ -147,7 +141,8 @@ class OneFormerSegHead(OneFormerHead):
 
     def text_tokens(self, labels: Tensor) -> Tensor:
         """Token ids (num_queries - num_ctx, 77) of the semantic text list of one image with GT ``labels``."""
-        texts = self._text_builder.build_texts(labels.cpu().numpy(), TASK, self.class_names)
+        num_texts = self.num_queries - self.text_mapper.num_ctx
+        texts = build_text_list(labels.cpu().numpy(), TASK, self.class_names, num_texts)
         rows = torch.as_tensor([self._text_rows[t] for t in texts], device=self.text_token_table.device)
         return self.text_token_table[rows]
 
@@ -157,7 +152,7 @@ class OneFormerSegHead(OneFormerHead):
         for seg_sample in batch_data_samples:
             gt = self.semantic_targets(seg_sample.gt_sem_seg.data)
             meta = dict(seg_sample.metainfo, task=TASK)
-            if self._text_builder is not None:
+            if self.text_mapper is not None:
                 meta['text_tokens'] = self.text_tokens(gt.labels)
             samples.append(DetDataSample(metainfo=meta, gt_instances=gt))
         return samples
@@ -188,4 +183,4 @@ class OneFormerSegHead(OneFormerHead):
         size = self._input_size(batch_img_metas[0])
         samples = [DetDataSample(metainfo=dict(meta, batch_input_shape=size)) for meta in batch_img_metas]
         mask_cls, mask_pred = self.predict_by_pixel_feats(self.forward_pixel(x), samples, [TASK] * len(samples))
-        return torch.stack([self.fusion_head.semantic_scores(c, m) for c, m in zip(mask_cls, mask_pred)])
+        return semantic_scores(mask_cls, mask_pred)

@@ -16,6 +16,15 @@ PAD_TEXTS = {'semantic': 'a semantic photo', 'instance': 'an instance photo', 'p
 TEXT_TEMPLATE = 'a photo with a {}'
 
 
+def build_text_list(labels: np.ndarray, task: str, class_names: Sequence[str], num_texts: int) -> list:
+    """One ``"a photo with a {name}"`` per target in class-id order (spec §3.3), truncated / padded to
+    ``num_texts`` with the task's pad text."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
+    texts = [TEXT_TEMPLATE.format(class_names[c]) for c in range(len(class_names)) for _ in range(counts[c])]
+    texts = texts[:num_texts]
+    return texts + [PAD_TEXTS[task]] * (num_texts - len(texts))
+
+
 def check_task_probs(task_probs: Dict[str, float]) -> Dict[str, float]:
     """Validate a ``{task: probability}`` dict; returns it as plain floats or raises ``ValueError``."""
     if not isinstance(task_probs, dict) or not task_probs:
@@ -145,11 +154,8 @@ class OneFormerTaskTargets(BaseTransform):
 
     # ------------------------------------------------------------------ texts
     def build_texts(self, labels: np.ndarray, task: str, class_names: Sequence[str]) -> list:
-        """One text per target in class-id order (spec §3.3), truncated / padded to ``num_texts``."""
-        counts = np.bincount(labels, minlength=self.num_classes)
-        texts = [TEXT_TEMPLATE.format(class_names[c]) for c in range(self.num_classes) for _ in range(counts[c])]
-        texts = texts[:self.num_texts]
-        return texts + [PAD_TEXTS[task]] * (self.num_texts - len(texts))
+        """The text list of one image (see :func:`build_text_list`)."""
+        return build_text_list(labels, task, class_names, self.num_texts)
 
     def _tokens(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache]
