@@ -158,7 +158,7 @@ def has_text_weights(sd: StateDict) -> bool:
 def repo_base_configs() -> list:
     """Absolute paths of the base configs of this source checkout (the written config inherits from them)."""
     import oneformer
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(oneformer.__file__))))
+    root = osp.dirname(osp.dirname(osp.dirname(osp.realpath(oneformer.__file__))))
     return [osp.join(root, 'configs', '_base_', 'models', 'oneformer_r50.py'),
             osp.join(root, 'configs', '_base_', 'default_runtime.py')]
 

@@ -12,7 +12,7 @@ from mmengine.config import Config, ConfigDict
 from .presets import Preset
 
 STAGES = ['stage1', 'stage2', 'stage3', 'stage4']
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__)))))
 # share of queries made confident "objects" by calibrate_class_head (trained models keep a minority of queries)
 OBJECT_FRACTION = 0.2
 
