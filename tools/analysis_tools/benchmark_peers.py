@@ -56,6 +56,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, help='untimed runs per side first')
     parser.add_argument('--batch', type=int, help='training batch size (P4)')
     parser.add_argument('--pipeline-samples', type=int, help='samples timed through the data pipeline (P5)')
+    parser.add_argument('--train-rounds', type=int, help='fresh training processes per side, alternating (P4)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
                         help='torch intra-op threads for both sides (default: torch default, %(default)s here)')
     parser.add_argument('--out', help='JSON output (default: work_dirs/benchmark/benchmark_<preset>.json)')
@@ -101,7 +102,7 @@ def run(args, command: str) -> Dict:
     measures = parse_measures(args.measures)
     preset = get_preset('quick' if args.quick else args.preset or 'full', image_size=args.image_size,
                         repeats=args.repeats, warmup=args.warmup, batch=args.batch,
-                        pipeline_samples=args.pipeline_samples)
+                        pipeline_samples=args.pipeline_samples, train_rounds=args.train_rounds)
     threads = pin_threads(args.threads)
     B.init_scope()
     report = dict(schema_version=SCHEMA_VERSION, preset=preset.name, sizes=preset.describe(),
@@ -128,7 +129,8 @@ def run(args, command: str) -> Dict:
 
 def main(argv=None) -> Dict:
     args = parse_args(argv)
-    command = ' '.join(['python tools/analysis_tools/benchmark_peers.py'] + list(sys.argv[1:] if argv is None else argv))
+    args_used = sys.argv[1:] if argv is None else list(argv)
+    command = ' '.join(['python tools/analysis_tools/benchmark_peers.py'] + args_used)
     report = run(args, command)
     table = markdown(report)
     print(f'\n{report["sizes"]}; {report["threads"]} threads; load average {report["load_average_start"]} -> '

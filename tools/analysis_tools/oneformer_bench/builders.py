@@ -15,6 +15,7 @@ STAGES = ['stage1', 'stage2', 'stage3', 'stage4']
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__)))))
 # share of queries made confident "objects" by calibrate_class_head (trained models keep a minority of queries)
 OBJECT_FRACTION = 0.2
+MASK_LOGIT_STD = 4.0
 
 
 def init_scope() -> None:
@@ -64,11 +65,18 @@ def make_hf_model(p: Preset, seed: int = 0):
 
 @torch.no_grad()
 def calibrate_class_head(hf, pixel_values: torch.Tensor, task_inputs: torch.Tensor,
-                         fraction: float = OBJECT_FRACTION) -> None:
-    """Make a random model's classifier behave like a trained one on ``pixel_values``: peaked class scores and
-    about ``fraction`` of the queries confident objects (the rest "no object"). Random weights otherwise give flat
-    scores, no query passes the panoptic threshold and post-processing would be timed on empty results."""
-    head = hf.model.transformer_module.decoder.class_embed
+                         fraction: float = OBJECT_FRACTION, mask_std: float = MASK_LOGIT_STD) -> None:
+    """Make a random model's outputs look like a trained one's on ``pixel_values``: peaked class scores with about
+    ``fraction`` of the queries confident objects (the rest "no object"), and mask logits of std ``mask_std``
+    (random weights give flat scores and near-zero mask logits: post-processing would be timed on empty or
+    degenerate results)."""
+    decoder = hf.model.transformer_module.decoder
+    last = decoder.mask_embed.layers[-1].layers[0]  # scaling the last mask-embedding layer scales every mask logit
+    masks = hf(pixel_values=pixel_values, task_inputs=task_inputs).masks_queries_logits
+    scale = mask_std / masks.std().clamp(min=1e-12)
+    last.weight.mul_(scale)
+    last.bias.mul_(scale)
+    head = decoder.class_embed
     logits = hf(pixel_values=pixel_values, task_inputs=task_inputs).class_queries_logits[0]  # (N, K+1)
     # raise "no object" so that only the top `fraction` of the queries (by margin over it) stay objects
     shift = torch.quantile(logits[:, :-1].max(-1).values - logits[:, -1], 1 - fraction)

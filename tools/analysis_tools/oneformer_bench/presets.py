@@ -39,6 +39,7 @@ class Preset:
     warmup: int
     repeats: int
     pipeline_samples: int  # P5: samples timed through the data pipeline
+    train_rounds: int = 2  # P4: fresh processes per side, alternating
 
     @property
     def channels(self) -> List[int]:
@@ -64,7 +65,7 @@ PRESETS: Dict[str, Preset] = {
         name='quick', layer_type='basic', depths=[2, 2, 2, 2], stem=32, base=32, hidden=64, heads=4,
         enc_layers=2, enc_ffn=256, dec_layers=3, dec_ffn=256, num_queries=32, num_things=3, num_stuff=2,
         text_width=64, text_layers=2, text_heads=1, text_ctx=16, image_size=256, batch=2, num_points=4096,
-        warmup=2, repeats=7, pipeline_samples=40),
+        warmup=3, repeats=15, pipeline_samples=40, train_rounds=3),
     # the paper's R50 model (COCO: 150 queries, 133 classes) at a small input, for profiling
     'medium': Preset(
         name='medium', layer_type='bottleneck', depths=[3, 4, 6, 3], stem=64, base=64, hidden=256, heads=8,
@@ -81,16 +82,16 @@ PRESETS: Dict[str, Preset] = {
 
 
 def get_preset(name: str, image_size: Optional[int] = None, repeats: Optional[int] = None,
-               warmup: Optional[int] = None, batch: Optional[int] = None,
-               pipeline_samples: Optional[int] = None) -> Preset:
+               warmup: Optional[int] = None, batch: Optional[int] = None, pipeline_samples: Optional[int] = None,
+               train_rounds: Optional[int] = None) -> Preset:
     """A preset with optional overrides (``None`` keeps the preset's value)."""
     if name not in PRESETS:
         raise ValueError(f'unknown preset {name!r}; choose from {sorted(PRESETS)}')
     if image_size is not None and (image_size < 32 or image_size % 32):
         raise ValueError(f'--image-size must be a positive multiple of 32 (no padding), got {image_size}')
     updates = dict(image_size=image_size, repeats=repeats, warmup=warmup, batch=batch,
-                   pipeline_samples=pipeline_samples)
-    for key in ('repeats', 'batch', 'pipeline_samples'):
+                   pipeline_samples=pipeline_samples, train_rounds=train_rounds)
+    for key in ('repeats', 'batch', 'pipeline_samples', 'train_rounds'):
         if updates[key] is not None and updates[key] < 1:
             raise ValueError(f'--{key.replace("_", "-")} must be >= 1, got {updates[key]}')
     if warmup is not None and warmup < 0:

@@ -32,24 +32,34 @@ def rows(results: Dict) -> List[Dict]:
     return out
 
 
+def _fmt_g(value: float, scale: float, unit: str) -> str:
+    return f'{value / scale:.2f} {unit}'
+
+
 def markdown(report: Dict) -> str:
+    """The measure table, then the complexity and paper-parameter tables when present."""
     results = report['results']
-    lines = []
+    tables = []
     if rows(results):
-        lines = ['| measure | oneformer-mm | peer | ratio (ours / peer) | goal | met |', '|---|---:|---:|---:|---:|:---:|']
-    for key, e in rows(results):
-        lines.append(f'| {TITLES[key]} | {_value(e["ours"], e["unit"])} | {_value(e["peer"], e["unit"])} '
-                     f'({e["peer_name"]}) | {e["ratio"]:.2f}x | {e["goal"]} | {"yes" if e["met"] else "no"} |')
+        lines = ['| measure | oneformer-mm | peer | ratio (ours / peer) | goal | met |',
+                 '|---|---:|---:|---:|---:|:---:|']
+        for key, e in rows(results):
+            lines.append(f'| {TITLES[key]} | {_value(e["ours"], e["unit"])} | {_value(e["peer"], e["unit"])} '
+                         f'({e["peer_name"]}) | {e["ratio"]:.2f}x | {e["goal"]} | {"yes" if e["met"] else "no"} |')
+        tables.append(lines)
     if 'complexity' in results:
         c = results['complexity']
-        lines += ['' if lines else None, '| model (benchmark size) | params | FLOPs |', '|---|---:|---:|',
-                  f'| oneformer-mm (inference) | {c["ours"]["params"] / 1e6:.2f} M | {c["ours"]["flops"] / 1e9:.2f} G |',
-                  f'| mmdet Mask2Former | {c["peer"]["params"] / 1e6:.2f} M | {c["peer"]["flops"] / 1e9:.2f} G |',
-                  f'| ratio | {c["params_ratio"]:.3f}x | {c["flops_ratio"]:.3f}x (paper ~{c["paper_flops_ratio"]}x) |']
+        tables.append([
+            '| model (benchmark size) | params | FLOPs |', '|---|---:|---:|',
+            f'| oneformer-mm (inference) | {_fmt_g(c["ours"]["params"], 1e6, "M")} | '
+            f'{_fmt_g(c["ours"]["flops"], 1e9, "G")} |',
+            f'| mmdet Mask2Former | {_fmt_g(c["peer"]["params"], 1e6, "M")} | {_fmt_g(c["peer"]["flops"], 1e9, "G")} |',
+            f'| ratio | {c["params_ratio"]:.3f}x | {c["flops_ratio"]:.3f}x (paper ~{c["paper_flops_ratio"]}x) |'])
     if 'paper_params' in results:
-        lines += ['' if lines else None, '| backbone (COCO, 150 queries, 133 classes) | ours, inference | ours + text mapper '
-                  '| Mask2Former, same sizes | paper |', '|---|---:|---:|---:|---:|']
+        lines = ['| backbone (COCO, 150 queries, 133 classes) | ours, inference | ours + text mapper '
+                 '| Mask2Former, same sizes | paper |', '|---|---:|---:|---:|---:|']
         for name, r in results['paper_params'].items():
             lines.append(f'| {name} | {r["ours_inference"] / 1e6:.1f} M | {r["ours_with_text_mapper"] / 1e6:.1f} M '
                          f'| {r["mask2former"] / 1e6:.1f} M | {r["paper"] / 1e6:.0f} M |')
-    return '\n'.join(line for line in lines if line is not None)
+        tables.append(lines)
+    return '\n\n'.join('\n'.join(t) for t in tables)

@@ -69,7 +69,7 @@ def main(spec_path: str) -> dict:
             times.append(elapsed)
     loss = float(sum(v for k, v in losses.items() if k == 'loss'))
     peak = status_mb('VmHWM') if peak_reset else max_rss_mb()
-    return dict(time=summarize(times), rss_after_imports_mb=rss_imports, rss_model_built_mb=rss_model,
+    return dict(time=summarize(times), times=times, rss_after_imports_mb=rss_imports, rss_model_built_mb=rss_model,
                 peak_rss_training_mb=peak, training_memory_mb=peak - rss_imports,
                 peak_method='VmHWM reset before training' if peak_reset else 'getrusage ru_maxrss (process peak)',
                 loss=loss, params=sum(p.numel() for p in model.parameters()), threads=torch.get_num_threads())
