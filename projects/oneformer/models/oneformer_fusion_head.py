@@ -94,8 +94,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                      img_shape: Tuple[int, int], out_shape: Tuple[int, int]) -> Tensor:
         """Upsample to the padded input size, crop the padding, resize to ``out_shape``, for the rows in
         ``queries`` only (others are left uninitialised: no post-processor reads them). Bilinear resizing treats
-        each query on its own, so the rows are the values a full resize gives; same-size resizes are skipped
-        (they are the identity)."""
+        each query on its own, so the rows equal a full resize up to float rounding (PyTorch vectorises across
+        channels, ~1 ulp); same-size resizes are skipped (they are the identity)."""
         if queries is not None and queries.numel() == 0:
             return mask_pred.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
         masks = mask_pred if queries is None else mask_pred[queries]
@@ -134,7 +134,13 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         for mask_cls, mask_pred, sample in zip(mask_cls_results, mask_pred_results, batch_data_samples):
             meta = sample.metainfo
             img_shape = tuple(meta['img_shape'][:2])
-            pad_shape = tuple(meta.get('batch_input_shape', mask_pred.shape[-2:]))
+            if 'batch_input_shape' in meta:
+                pad_shape = tuple(meta['batch_input_shape'][:2])
+            elif all(m >= i for m, i in zip(mask_pred.shape[-2:], img_shape)):
+                pad_shape = tuple(mask_pred.shape[-2:])  # masks already at the (padded) input size
+            else:
+                raise KeyError(f'data sample metainfo has no "batch_input_shape" (needed to upsample '
+                               f'{tuple(mask_pred.shape[-2:])} masks to an img_shape of {img_shape})')
             out_shape = tuple(meta['ori_shape'][:2]) if rescale else img_shape
             mask_pred = self.resize_masks(mask_pred, self.read_queries(mask_cls, outputs), pad_shape, img_shape,
                                           out_shape)

@@ -75,6 +75,8 @@ class TextTransformer(nn.Module):
         # Identical texts (pad strings, repeated class names) are encoded once, and with the causal mask the
         # padding after the longest text is dropped (states up to the EOT token never attend to it). Both leave
         # the pooled features unchanged (up to float rounding) and cut the encoder cost by ~100x.
+        if tokens.shape[0] == 0:
+            return self.ln_final.weight.new_zeros((0, self.ln_final.weight.shape[0]))
         length = int(tokens.argmax(dim=-1).max()) + 1
         if not torch.isneginf(self.attn_mask[:length, length:]).all():
             length = self.context_length  # a non-causal mask: later positions matter
