@@ -30,10 +30,11 @@ def _run(fn, value, shapes, loc, weights, grad_out):
 
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
-def test_gather_matches_mmcv_values_and_gradients(seed):
+@pytest.mark.parametrize('fn', ['deform_attn_gather', 'deform_attn_per_level'])
+def test_matches_mmcv_values_and_gradients(seed, fn):
     value, shapes, loc, weights = _inputs(seed)
     grad_out = torch.randn(value.shape[0], loc.shape[1], value.shape[2] * value.shape[3])
-    ours = _run(cda.deform_attn_gather, value, shapes, loc, weights, grad_out)
+    ours = _run(getattr(cda, fn), value, shapes, loc, weights, grad_out)
     ref = _run(STOCK, value, shapes, loc, weights, grad_out)
     for name, a, b in zip(('output', 'd value', 'd locations', 'd weights'), ours, ref):
         assert a.shape == b.shape, name
@@ -59,6 +60,7 @@ def test_gather_exact_pixel_centres_and_far_outside():
 def test_dispatch_is_scoped_to_the_context(monkeypatch):
     calls = []
     monkeypatch.setattr(cda, 'deform_attn_gather', lambda *a: calls.append('gather') or STOCK(*a))
+    monkeypatch.setattr(cda, 'deform_attn_per_level', lambda *a: calls.append('per_level') or STOCK(*a))
     monkeypatch.setattr(cda, '_STOCK', lambda *a: calls.append('stock') or STOCK(*a))
     attn = MultiScaleDeformableAttention(embed_dims=16, num_heads=2, num_levels=2, num_points=2,
                                          batch_first=True).eval()
@@ -67,11 +69,13 @@ def test_dispatch_is_scoped_to_the_context(monkeypatch):
     kwargs = dict(query=query, value=query, reference_points=torch.rand(1, 20, 2, 2), spatial_shapes=shapes,
                   level_start_index=torch.tensor([0, 16]))
     with cda.cpu_deform_attn():
-        inside = attn(**kwargs)
+        with torch.no_grad():
+            inside = attn(**kwargs)
+        attn(**kwargs)  # parameters need gradients: the per-level path
         with cda.cpu_deform_attn(False):
             attn(**kwargs)
     outside = attn(**kwargs)
-    assert calls == ['gather', 'stock', 'stock']
+    assert calls == ['gather', 'per_level', 'stock', 'stock']
     assert mmcv_msda.multi_scale_deformable_attn_pytorch is cda._dispatch
     torch.testing.assert_close(inside, outside, rtol=1e-5, atol=1e-5)
 
@@ -93,6 +97,11 @@ def test_head_flag_selects_the_path_and_gives_the_same_pixel_features(monkeypatc
         n_fast = len(calls)
         head.use_cpu_deform_attn = False
         stock = head.forward_pixel(feats)
+    head.use_cpu_deform_attn = True
+    train = head.forward_pixel(feats)  # with gradients
+    train[0].sum().backward()
+    assert head.pixel_decoder.encoder.layers[0].self_attn.sampling_offsets.weight.grad.abs().sum() > 0
+    torch.testing.assert_close(train[0].detach(), stock[0], rtol=1e-4, atol=1e-5)
     assert n_fast == len(head.pixel_decoder.encoder.layers) and len(calls) == n_fast
     torch.testing.assert_close(fast[0], stock[0], rtol=1e-4, atol=1e-5)
     for a, b in zip(fast[1], stock[1]):

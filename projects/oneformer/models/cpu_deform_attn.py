@@ -1,4 +1,4 @@
-"""Multi-scale deformable attention on CPU as one weighted gather (``F.embedding_bag``).
+"""Multi-scale deformable attention off CUDA: one weighted gather (``F.embedding_bag``) for inference.
 
 mmcv runs its compiled kernel on CUDA and falls back to ``multi_scale_deformable_attn_pytorch`` elsewhere: one
 ``grid_sample`` per level, a stack of the sampled values and a broadcast multiply-sum with the attention weights,
@@ -7,6 +7,8 @@ Bilinear sampling with zero padding is a weighted sum of four value rows, so the
 levels × points × 4 corners of ``attention weight × bilinear weight × value row``: exactly what
 ``F.embedding_bag(mode='sum', per_sample_weights=...)`` computes without temporaries. Same function (differences
 are float rounding), gradients for values, sampling locations and attention weights through autograd.
+
+Training (gradients needed) uses :func:`deform_attn_per_level`, whose backward is faster than the gather's.
 
 The replacement is scoped: :func:`cpu_deform_attn` installs a dispatcher over mmcv's module-level function once,
 and only code running inside the context manager (OneFormer's pixel decoder) takes the new path; other models in
@@ -51,28 +53,53 @@ def deform_attn_gather(value: Tensor, value_spatial_shapes: Tensor, sampling_loc
     x0, y0 = px.floor(), py.floor()
     fx, fy = px - x0, py - y0
     x0, y0 = x0.long(), y0.long()
-    # the four corners, last dim: (x0, y0), (x1, y0), (x0, y1), (x1, y1)
-    xs = torch.stack([x0, x0 + 1, x0, x0 + 1], -1)
-    ys = torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
-    weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
-    inside = (xs >= 0) & (xs < width[..., None]) & (ys >= 0) & (ys < height[..., None])
-    weights = torch.where(inside, weights * attention_weights[..., None], weights.new_zeros(()))
-    pos = torch.where(inside, starts[..., None] + ys * width[..., None] + xs, xs.new_zeros(()))
-    # row of value.reshape(-1, C) holding (batch b, value position pos, head h)
+    # per axis, the two neighbours (last dim 2): bilinear weight, zero when outside the map (zero padding)
+    wx = torch.stack([(1 - fx) * ((x0 >= 0) & (x0 < width)), fx * ((x0 >= -1) & (x0 < width - 1))], -1)
+    wy = torch.stack([(1 - fy) * ((y0 >= 0) & (y0 < height)), fy * ((y0 >= -1) & (y0 < height - 1))], -1)
+    # clamped neighbours: a corner outside the map has weight 0, any valid row will do
+    xs = torch.minimum(torch.stack([x0, x0 + 1], -1).clamp_(min=0), (width - 1)[..., None])
+    ys = torch.minimum(torch.stack([y0, y0 + 1], -1).clamp_(min=0), (height - 1)[..., None])
+    # corners (y, x) in the last two dims; rows of value.reshape(-1, C) = (b * num_value + pos) * heads + h
+    weights = (wy[..., :, None] * wx[..., None, :]) * attention_weights[..., None, None]
     batch = torch.arange(bs, device=value.device).view(bs, 1, 1, 1, 1, 1)
     head = torch.arange(num_heads, device=value.device).view(1, 1, num_heads, 1, 1, 1)
-    rows = (batch * num_value + pos) * num_heads + head
+    offset = (batch * num_value + starts[..., None]) * num_heads + head + ys * (width[..., None] * num_heads)
+    rows = offset[..., :, None] + (xs * num_heads)[..., None, :]  # (B, Q, heads, levels, points, 2, 2)
     out = F.embedding_bag(
         rows.reshape(bs * num_query * num_heads, -1), value.reshape(-1, channels),
         per_sample_weights=weights.reshape(bs * num_query * num_heads, -1).to(value.dtype), mode='sum')
     return out.view(bs, num_query, num_heads * channels)
 
 
+def deform_attn_per_level(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
+                          attention_weights: Tensor) -> Tensor:
+    """mmcv's ``grid_sample`` formulation with the weighted sum done level by level: no stacked
+    (B·heads, C, queries, levels·points) copy. Used when gradients are needed, where the gather's backward
+    (``embedding_bag``'s sort-based dense gradient) is slower than ``grid_sample``'s. Arguments as
+    :func:`deform_attn_gather`."""
+    bs, _, num_heads, channels = value.shape
+    _, num_query, _, num_levels, num_points, _ = sampling_locations.shape
+    sizes = [(int(h), int(w)) for h, w in value_spatial_shapes]
+    values = value.split([h * w for h, w in sizes], dim=1)
+    grids = 2 * sampling_locations - 1
+    weights = attention_weights.transpose(1, 2).reshape(bs * num_heads, 1, num_query, num_levels, num_points)
+    out = 0
+    for level, (h, w) in enumerate(sizes):
+        value_l = values[level].flatten(2).transpose(1, 2).reshape(bs * num_heads, channels, h, w)
+        grid_l = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)  # (B·heads, queries, points, 2)
+        sampled = F.grid_sample(value_l, grid_l, mode='bilinear', padding_mode='zeros', align_corners=False)
+        out = out + (sampled * weights[:, :, :, level]).sum(-1)  # (B·heads, C, queries)
+    return out.view(bs, num_heads * channels, num_query).transpose(1, 2).contiguous()
+
+
 def _dispatch(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
               attention_weights: Tensor) -> Tensor:
-    if _ENABLED.get():
-        return deform_attn_gather(value, value_spatial_shapes, sampling_locations, attention_weights)
-    return _STOCK(value, value_spatial_shapes, sampling_locations, attention_weights)
+    if not _ENABLED.get():
+        return _STOCK(value, value_spatial_shapes, sampling_locations, attention_weights)
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (value, sampling_locations, attention_weights))
+    fn = deform_attn_per_level if needs_grad else deform_attn_gather
+    return fn(value, value_spatial_shapes, sampling_locations, attention_weights)
 
 
 @contextlib.contextmanager
