@@ -26,7 +26,7 @@ from mmengine.config import Config, ConfigDict
 import oneformer  # noqa: F401
 from oneformer.datasets.transforms.task_targets import build_text_list
 from oneformer.models.oneformer_fusion_head import RESULT_KEYS
-from oneformer.models.query_transformer import FusedMultiheadAttention
+from oneformer.models.query_attention import QueryMultiheadAttention
 from oneformer.models.text_mapper import TextTransformer
 from oneformer.utils import TASKS, tokenize
 
@@ -381,7 +381,7 @@ def _stock_copy(qt):
     stock = copy.deepcopy(qt)
     for layer in stock.decoder.layers:
         for attn in (layer.self_attn, layer.cross_attn):
-            assert type(attn.attn) is FusedMultiheadAttention
+            assert type(attn.attn) is QueryMultiheadAttention
             attn.attn.__class__ = nn.MultiheadAttention
     return stock
 
@@ -427,7 +427,10 @@ def test_query_transformer_eval_fused_attention_matches_stock(monkeypatch):
         assert seen == [False] * 4  # 2 layers x (self, cross)
         seen.clear()
         qt.train()(*_qt_inputs(0))
-        assert seen == [True] * 4
+        assert seen == [True] * 4  # training without gradients: the stock path
+    seen.clear()
+    qt(*_qt_inputs(0))
+    assert seen == []  # training with gradients: DropoutAttention, stock MHA not called
 
 
 @pytest.mark.parametrize('dropout', [0.0, 0.1])

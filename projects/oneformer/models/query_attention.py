@@ -1,0 +1,79 @@
+"""Attention of the query transformer: N-1 queries over all H/4 x W/4 pixels, with attention dropout.
+
+mmcv's ``MultiheadAttention`` calls ``nn.MultiheadAttention`` asking for the attention weights, which forces
+PyTorch's unfused path. :class:`QueryMultiheadAttention` keeps the parameters (and state-dict names) and
+computes the same function more cheaply:
+
+* eval: no weights requested, so PyTorch runs ``scaled_dot_product_attention`` (float rounding only);
+* training: :class:`DropoutAttention` draws the dropout mask exactly as ``F.dropout`` does (same random stream,
+  same masks) but keeps only the softmax probabilities and a boolean mask for the backward pass, where autograd
+  keeps probabilities, a float mask and the dropped probabilities: 1 + 1/4 instead of 3 tensors of
+  (B·heads, N-1, H/4·W/4) floats per layer (0.16 GB each for batch 2 at 512x512).
+"""
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class DropoutAttention(torch.autograd.Function):
+    """softmax(q k^T) with dropout p, times v, for (BH, Nq, d) / (BH, Nk, d) tensors (q already scaled)."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, p: float) -> Tensor:
+        probs = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
+        noise = torch.empty_like(probs).bernoulli_(1 - p)  # the draws of F.dropout on CPU
+        keep = noise.bool()
+        dropped = noise.div_(1 - p).mul_(probs)
+        out = torch.bmm(dropped, v)
+        ctx.p = p
+        ctx.save_for_backward(q, k, v, probs, keep)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        q, k, v, probs, keep = ctx.saved_tensors
+        noise = keep.to(probs.dtype).div_(1 - ctx.p)
+        grad_v = torch.bmm((probs * noise).transpose(1, 2), grad_out)
+        grad_probs = torch.bmm(grad_out, v.transpose(1, 2)).mul_(noise)
+        del noise
+        grad_logits = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
+        return torch.bmm(grad_logits, k), torch.bmm(grad_logits.transpose(1, 2), q), grad_v, None
+
+
+class QueryMultiheadAttention(nn.MultiheadAttention):
+    """``nn.MultiheadAttention`` computing attention without materialised weights in eval and with
+    :class:`DropoutAttention` in training; masks or separate key/value widths fall back to
+    the stock implementation. Never returns attention weights."""
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
+                need_weights: bool = True, attn_mask: Optional[Tensor] = None,
+                **kwargs) -> Tuple[Tensor, Optional[Tensor]]:
+        lean = (self.training and self.dropout > 0 and torch.is_grad_enabled() and self._qkv_same_embed_dim and self.in_proj_bias is not None and key_padding_mask is None
+                and attn_mask is None and not kwargs)
+        if not lean:
+            if not self.training:
+                need_weights = False
+            return super().forward(query, key, value, key_padding_mask=key_padding_mask,
+                                   need_weights=need_weights, attn_mask=attn_mask, **kwargs)
+        if not self.batch_first:  # mmcv's wrapper hands over (L, B, C)
+            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+        # the projections and head layout of F.multi_head_attention_forward
+        b, num_q, dims = query.shape
+        heads = self.num_heads
+        head_dims = dims // heads
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+
+        def split(x: Tensor, w: Tensor, bias: Tensor) -> Tensor:
+            x = F.linear(x, w, bias)
+            return x.view(b, -1, heads, head_dims).transpose(1, 2).reshape(b * heads, -1, head_dims)
+
+        q = split(query, w_q, b_q) * math.sqrt(1.0 / head_dims)
+        out = DropoutAttention.apply(q, split(key, w_k, b_k), split(value, w_v, b_v), self.dropout)
+        # (L, B, C) memory layout like the stock output: later dropout draws follow the memory order
+        out = self.out_proj(out.transpose(0, 1).reshape(num_q * b, dims)).view(num_q, b, dims)
+        return (out.transpose(0, 1) if self.batch_first else out), None
