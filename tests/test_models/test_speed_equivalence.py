@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import Conv2d
+from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.models.layers import DetrTransformerDecoder, SinePositionalEncoding
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
@@ -514,3 +515,50 @@ def test_text_encoder_empty_text_list():
     enc = _text_encoder()
     out = enc(torch.zeros((0, enc.context_length), dtype=torch.long))
     assert out.shape == (0, enc.ln_final.weight.shape[0])
+
+
+def _loop_panoptic(head, mask_cls, mask_pred):
+    """The previous panoptic post-processing: (kept, H, W) boolean maps and a Python loop over segments."""
+    thr, iou_thr = head.test_cfg.get('object_mask_thr', 0.8), head.test_cfg.get('iou_thr', 0.8)
+    scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+    keep = labels.ne(head.num_classes) & (scores > thr)
+    scores, labels, masks = scores[keep], labels[keep], mask_pred[keep].sigmoid()
+    out = torch.full(mask_pred.shape[-2:], head.num_classes, dtype=torch.int32)
+    if masks.shape[0] == 0:
+        return out
+    mask_ids = (scores[:, None, None] * masks).argmax(0)
+    binary = masks >= 0.5
+    instance_id = 1
+    for k in range(masks.shape[0]):
+        region = mask_ids == k
+        segment = region & binary[k]
+        region_area, mask_area, seg_area = int(region.sum()), int(binary[k].sum()), int(segment.sum())
+        if not (region_area > 0 and mask_area > 0 and seg_area > 0 and region_area >= iou_thr * mask_area):
+            continue
+        label = int(labels[k])
+        if label < head.num_things_classes:
+            out[segment] = label + instance_id * INSTANCE_OFFSET
+            instance_id += 1
+        else:
+            out[segment] = label
+    return out
+
+
+@pytest.mark.parametrize('thr', [0.0, 0.5, 0.8])
+@pytest.mark.parametrize('iou_thr', [0.3, 0.8, 1.0])
+def test_panoptic_postprocess_vectorised_equals_segment_loop(thr, iou_thr):
+    head = _fusion_head(thr, NQ, iou_thr=iou_thr)
+    segments = 0
+    for seed in range(6):
+        cls, masks = _structured_inputs(seed, 1, (24, 31), quantum=0)
+        if seed % 2:  # sharp, mostly disjoint masks (high overlap ratios: segments survive iou_thr 0.8 / 1.0)
+            g = torch.Generator().manual_seed(seed)
+            owner = torch.randint(0, NQ, (1, 1, 6, 8), generator=g).float()
+            owner = F.interpolate(owner, size=(24, 31), mode='nearest')[0, 0].long()
+            masks = 10 * F.one_hot(owner, NQ).permute(2, 0, 1)[None].float() - 5
+            masks += 0.5 * torch.randn(masks.shape, generator=g)
+        new = head.panoptic_postprocess(cls[0], masks[0]).sem_seg[0]
+        old = _loop_panoptic(head, cls[0], masks[0])
+        assert torch.equal(new, old), (seed, thr, iou_thr)
+        segments += len(old.unique())
+    assert segments > 8  # several segments (things with instance ids, merged stuff) were compared

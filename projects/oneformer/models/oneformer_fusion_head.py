@@ -50,22 +50,21 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
         mask_ids = (scores[:, None, None] * masks).max(0).indices  # = argmax(0) (first maximum), 2-5x faster
         binary = masks >= 0.5
-        region = mask_ids[None] == torch.arange(masks.shape[0], device=masks.device)[:, None, None]
-        # areas for all kept queries at once; the loop below only writes the surviving segments
-        region_area = region.flatten(1).sum(1)
-        mask_area = binary.flatten(1).sum(1)
-        segments = region & binary
-        seg_area = segments.flatten(1).sum(1)
+        num_kept = masks.shape[0]
+        # Per-query areas in O(H·W) instead of (kept, H, W) boolean maps: a pixel belongs to the segment of its
+        # argmax query when that query's own mask is >= 0.5 there (segments are disjoint by construction).
+        own = binary.gather(0, mask_ids[None])[0]
+        region_area = torch.bincount(mask_ids.flatten(), minlength=num_kept)
+        mask_area = binary.view(torch.uint8).flatten(1).sum(1, dtype=torch.int32)  # exact, no bool->int64 copy
+        seg_area = torch.bincount(mask_ids[own], minlength=num_kept)
         valid = (region_area > 0) & (mask_area > 0) & (seg_area > 0) & \
             (region_area >= iou_thr * mask_area)
-        instance_id = 1
-        for k in valid.nonzero().flatten().tolist():
-            label = int(labels[k])
-            if label < self.num_things_classes:
-                panoptic_seg[segments[k]] = label + instance_id * INSTANCE_OFFSET
-                instance_id += 1
-            else:  # stuff segments of one class share id = label, i.e. they are merged
-                panoptic_seg[segments[k]] = label
+        # ids of the surviving segments: things numbered 1, 2, ... in query order, stuff of one class merged
+        is_thing = labels < self.num_things_classes
+        instance_id = torch.cumsum((valid & is_thing).int(), 0)
+        ids = torch.where(is_thing, labels + instance_id * INSTANCE_OFFSET, labels)
+        lut = torch.where(valid, ids, torch.full_like(ids, self.num_classes)).to(torch.int32)
+        panoptic_seg = torch.where(own, lut[mask_ids], panoptic_seg)
         return PixelData(sem_seg=panoptic_seg[None])
 
     semantic_scores = staticmethod(semantic_scores)

@@ -5,10 +5,12 @@ PyTorch's unfused path. :class:`QueryMultiheadAttention` keeps the parameters (a
 computes the same function more cheaply:
 
 * eval: no weights requested, so PyTorch runs ``scaled_dot_product_attention`` (float rounding only);
-* training: :class:`DropoutAttention` draws the dropout mask exactly as ``F.dropout`` does (same random stream,
+* training on CPU: :class:`DropoutAttention` draws the dropout mask exactly as ``F.dropout`` does (same random stream,
   same masks) but keeps only the softmax probabilities and a boolean mask for the backward pass, where autograd
   keeps probabilities, a float mask and the dropped probabilities: 1 + 1/4 instead of 3 tensors of
-  (B·heads, N-1, H/4·W/4) floats per layer (0.16 GB each for batch 2 at 512x512).
+  (B·heads, N-1, H/4·W/4) floats per layer (0.16 GB each for batch 2 at 512x512);
+* training on CUDA: ``scaled_dot_product_attention`` with its fused dropout (flash / memory-efficient kernels;
+  dropout masks are random draws either way, from another random stream than the unfused path).
 """
 import math
 from typing import Optional, Tuple
@@ -52,11 +54,12 @@ class QueryMultiheadAttention(nn.MultiheadAttention):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = True, attn_mask: Optional[Tensor] = None,
                 **kwargs) -> Tuple[Tensor, Optional[Tensor]]:
-        lean = (self.training and self.dropout > 0 and torch.is_grad_enabled() and self._qkv_same_embed_dim and self.in_proj_bias is not None and key_padding_mask is None
+        lean = (self.training and self.dropout > 0 and torch.is_grad_enabled() and query.device.type == 'cpu'
+                and self._qkv_same_embed_dim and self.in_proj_bias is not None and key_padding_mask is None
                 and attn_mask is None and not kwargs)
         if not lean:
-            if not self.training:
-                need_weights = False
+            if not self.training or query.device.type != 'cpu':
+                need_weights = False  # SDPA (on CUDA also in training: fused dropout kernels)
             return super().forward(query, key, value, key_padding_mask=key_padding_mask,
                                    need_weights=need_weights, attn_mask=attn_mask, **kwargs)
         if not self.batch_first:  # mmcv's wrapper hands over (L, B, C)
