@@ -46,25 +46,30 @@ def deform_attn_gather(value: Tensor, value_spatial_shapes: Tensor, sampling_loc
     height, width = shapes[:, 0, None], shapes[:, 1, None]  # (levels, 1): broadcast over points
     areas = height[:, 0] * width[:, 0]
     starts = (areas.cumsum(0) - areas)[:, None]
-    # pixel coordinates exactly as grid_sample derives them (align_corners=False) from the grid 2 * loc - 1
-    grid = 2 * sampling_locations - 1
-    px = ((grid[..., 0] + 1) * width.to(grid) - 1) / 2  # (B, Q, heads, levels, points)
-    py = ((grid[..., 1] + 1) * height.to(grid) - 1) / 2
+    # Everything below is elementwise on (B, Q, heads, levels, points) tensors, stacked once at the end: small
+    # trailing broadcast dimensions (2 coordinates, 4 corners) make PyTorch's elementwise kernels slow.
+    loc_x, loc_y = sampling_locations.unbind(-1)
+    px = loc_x * width - 0.5  # pixel coordinates (align_corners=False)
+    py = loc_y * height - 0.5
     x0, y0 = px.floor(), py.floor()
     fx, fy = px - x0, py - y0
     x0, y0 = x0.long(), y0.long()
-    # per axis, the two neighbours (last dim 2): bilinear weight, zero when outside the map (zero padding)
-    wx = torch.stack([(1 - fx) * ((x0 >= 0) & (x0 < width)), fx * ((x0 >= -1) & (x0 < width - 1))], -1)
-    wy = torch.stack([(1 - fy) * ((y0 >= 0) & (y0 < height)), fy * ((y0 >= -1) & (y0 < height - 1))], -1)
-    # clamped neighbours: a corner outside the map has weight 0, any valid row will do
-    xs = torch.minimum(torch.stack([x0, x0 + 1], -1).clamp_(min=0), (width - 1)[..., None])
-    ys = torch.minimum(torch.stack([y0, y0 + 1], -1).clamp_(min=0), (height - 1)[..., None])
-    # corners (y, x) in the last two dims; rows of value.reshape(-1, C) = (b * num_value + pos) * heads + h
-    weights = (wy[..., :, None] * wx[..., None, :]) * attention_weights[..., None, None]
-    batch = torch.arange(bs, device=value.device).view(bs, 1, 1, 1, 1, 1)
-    head = torch.arange(num_heads, device=value.device).view(1, 1, num_heads, 1, 1, 1)
-    offset = (batch * num_value + starts[..., None]) * num_heads + head + ys * (width[..., None] * num_heads)
-    rows = offset[..., :, None] + (xs * num_heads)[..., None, :]  # (B, Q, heads, levels, points, 2, 2)
+    # bilinear weights of the two neighbours per axis, zero outside the map (zero padding)
+    wx0 = (1 - fx) * ((x0 >= 0) & (x0 < width))
+    wx1 = fx * ((x0 >= -1) & (x0 < width - 1))
+    wy0 = (1 - fy) * ((y0 >= 0) & (y0 < height)) * attention_weights
+    wy1 = fy * ((y0 >= -1) & (y0 < height - 1)) * attention_weights
+    weights = torch.stack([wy0 * wx0, wy0 * wx1, wy1 * wx0, wy1 * wx1], -1)
+    # rows of value.reshape(-1, C): (b * num_value + level start + y * W + x) * heads + h; neighbours outside
+    # the map are clamped to any valid row (their weight is 0)
+    batch = torch.arange(bs, device=value.device).view(bs, 1, 1, 1, 1)
+    head = torch.arange(num_heads, device=value.device).view(1, 1, num_heads, 1, 1)
+    base = (batch * num_value + starts) * num_heads + head
+    col0 = torch.minimum(x0.clamp(min=0), width - 1) * num_heads
+    col1 = torch.minimum((x0 + 1).clamp(min=0), width - 1) * num_heads
+    row0 = base + torch.minimum(y0.clamp(min=0), height - 1) * (width * num_heads)
+    row1 = base + torch.minimum((y0 + 1).clamp(min=0), height - 1) * (width * num_heads)
+    rows = torch.stack([row0 + col0, row0 + col1, row1 + col0, row1 + col1], -1)
     out = F.embedding_bag(
         rows.reshape(bs * num_query * num_heads, -1), value.reshape(-1, channels),
         per_sample_weights=weights.reshape(bs * num_query * num_heads, -1).to(value.dtype), mode='sum')
