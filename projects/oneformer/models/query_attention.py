@@ -5,9 +5,9 @@ PyTorch's unfused path. :class:`QueryMultiheadAttention` keeps the parameters (a
 computes the same function more cheaply:
 
 * eval: no weights requested, so PyTorch runs ``scaled_dot_product_attention`` (float rounding only);
-* training on CPU: :class:`DropoutAttention` draws the dropout mask exactly as ``F.dropout`` does (same random stream,
-  same masks) but keeps only the softmax probabilities and a boolean mask for the backward pass, where autograd
-  keeps probabilities, a float mask and the dropped probabilities: 1 + 1/4 instead of 3 tensors of
+* training on CPU: :class:`DropoutAttention` draws the dropout mask exactly as ``F.dropout`` does (same random
+  stream, same masks) but keeps only a boolean mask for the backward pass (which recomputes the probabilities),
+  where autograd keeps probabilities, a float mask and the dropped probabilities: 1/4 instead of 3 tensors of
   (B·heads, N-1, H/4·W/4) floats per layer (0.16 GB each for batch 2 at 512x512);
 * training on CUDA: ``scaled_dot_product_attention`` with its fused dropout (flash / memory-efficient kernels;
   dropout masks are random draws either way, from another random stream than the unfused path).
@@ -22,28 +22,39 @@ from torch import Tensor
 
 
 class DropoutAttention(torch.autograd.Function):
-    """softmax(q k^T) with dropout p, times v, for (BH, Nq, d) / (BH, Nk, d) tensors (q already scaled)."""
+    """softmax(q k^T) with dropout p, times v, for (BH, Nq, d) / (BH, Nk, d) tensors (q already scaled).
+
+    Saves q, k, v and the boolean dropout mask; the backward recomputes the probabilities (the same
+    deterministic kernels give the same values) chunk by chunk over BH, so no (BH, Nq, Nk) float tensor stays
+    alive between forward and backward and the backward's temporaries are a fraction of one.
+    """
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, p: float) -> Tensor:
         probs = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
         noise = torch.empty_like(probs).bernoulli_(1 - p)  # the draws of F.dropout on CPU
         keep = noise.bool()
-        dropped = noise.div_(1 - p).mul_(probs)
-        out = torch.bmm(dropped, v)
+        out = torch.bmm(noise.div_(1 - p).mul_(probs), v)
         ctx.p = p
-        ctx.save_for_backward(q, k, v, probs, keep)
+        ctx.save_for_backward(q, k, v, keep)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        q, k, v, probs, keep = ctx.saved_tensors
-        noise = keep.to(probs.dtype).div_(1 - ctx.p)
-        grad_v = torch.bmm((probs * noise).transpose(1, 2), grad_out)
-        grad_probs = torch.bmm(grad_out, v.transpose(1, 2)).mul_(noise)
-        del noise
-        grad_logits = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
-        return torch.bmm(grad_logits, k), torch.bmm(grad_logits.transpose(1, 2), q), grad_v, None
+        q, k, v, keep = ctx.saved_tensors
+        grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        step = max(1, q.shape[0] // 4)
+        for i in range(0, q.shape[0], step):
+            s = slice(i, i + step)
+            probs = torch.bmm(q[s], k[s].transpose(1, 2)).softmax(-1)
+            noise = keep[s].to(probs.dtype).div_(1 - ctx.p)
+            torch.bmm((probs * noise).transpose(1, 2), grad_out[s], out=grad_v[s])
+            grad_probs = torch.bmm(grad_out[s], v[s].transpose(1, 2)).mul_(noise)
+            del noise
+            grad_logits = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
+            torch.bmm(grad_logits, k[s], out=grad_q[s])
+            torch.bmm(grad_logits.transpose(1, 2), q[s], out=grad_k[s])
+        return grad_q, grad_k, grad_v, None
 
 
 class QueryMultiheadAttention(nn.MultiheadAttention):
