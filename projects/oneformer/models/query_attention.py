@@ -30,6 +30,7 @@ class DropoutAttention(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type='cpu')
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, p: float) -> Tensor:
         probs = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
         noise = torch.empty_like(probs).bernoulli_(1 - p)  # the draws of F.dropout on CPU
@@ -40,6 +41,7 @@ class DropoutAttention(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type='cpu')  # recompute under the forward's autocast state
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         q, k, v, keep = ctx.saved_tensors
         grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
