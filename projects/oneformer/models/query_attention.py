@@ -60,9 +60,9 @@ class DropoutAttention(torch.autograd.Function):
 
 
 class QueryMultiheadAttention(nn.MultiheadAttention):
-    """``nn.MultiheadAttention`` computing attention without materialised weights in eval and with
-    :class:`DropoutAttention` in training; masks or separate key/value widths fall back to
-    the stock implementation. Never returns attention weights."""
+    """``nn.MultiheadAttention`` computing attention without materialised weights in eval (SDPA; no weights are
+    returned) and with :class:`DropoutAttention` in CPU training; masks, separate key/value widths or training
+    without gradients fall back to the stock implementation."""
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = True, attn_mask: Optional[Tensor] = None,
