@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from ..conftest import REPO
 
@@ -137,6 +138,11 @@ def test_interleaved_timing_and_goal_flags(bench_lib):
                                     repeats=3)
     assert calls == ['a', 'b'] * 4  # warm-up round, then rounds alternating the sides
     assert stats['a']['runs'] == stats['b']['runs'] == 3
+    # the device is waited for before and after every timed call (CUDA kernels are asynchronous)
+    calls.clear()
+    timing.time_interleaved(dict(a=lambda: calls.append('a')), warmup=0, repeats=2, sync=lambda: calls.append('sync'))
+    assert calls == ['sync', 'a', 'sync'] * 2
+    assert timing.device_sync('cuda') is torch.cuda.synchronize and timing.device_sync('cpu')() is None
     assert timing.summarize([3.0, 1.0, 2.0]) == dict(median=2.0, min=1.0, max=3.0, runs=3)
     fast, slow = timing.summarize([1.0]), timing.summarize([2.0])
     assert timing.ratio_entry(fast, slow, '<= 0.75', 'o', 'p')['met']  # 0.5 <= 0.75

@@ -59,6 +59,8 @@ def parse_args(argv=None):
     parser.add_argument('--train-rounds', type=int, help='fresh training processes per side, alternating (P4)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
                         help='torch intra-op threads for both sides (default: torch default, %(default)s here)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='device of both sides (default: cuda when available, else cpu; P5 runs on CPU)')
     parser.add_argument('--out', help='JSON output (default: work_dirs/benchmark/benchmark_<preset>.json)')
     parser.add_argument('--work-dir', help='keep the converted model and synthetic data here (default: temp dir)')
     return parser.parse_args(argv)
@@ -106,14 +108,15 @@ def run(args, command: str) -> Dict:
     threads = pin_threads(args.threads)
     B.init_scope()
     report = dict(schema_version=SCHEMA_VERSION, preset=preset.name, sizes=preset.describe(),
-                  preset_values=preset.__dict__, threads=threads, measures=measures, command=command,
+                  preset_values=preset.__dict__, threads=threads, device=args.device, measures=measures,
+                  command=command,
                   machine=machine(), load_average_start=load_average(), results={})
     results = report['results']
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work_dir = args.work_dir or tmp
         os.makedirs(work_dir, exist_ok=True)
-        ctx = M.Context(preset, work_dir, threads)
+        ctx = M.Context(preset, work_dir, threads, device=args.device)
         steps = [('P1', M.p1_end_to_end), ('P2', M.p2_forward), ('P3', M.p3_all_tasks), ('P4', M.p4_training),
                  ('P5', lambda c: M.p5_pipeline(c, results['P4']['time']['ours'])), ('complexity', C.complexity),
                  ('paper_params', lambda c: C.paper_params())]
@@ -133,7 +136,7 @@ def main(argv=None) -> Dict:
     command = ' '.join(['python tools/analysis_tools/benchmark_peers.py'] + args_used)
     report = run(args, command)
     table = markdown(report)
-    print(f'\n{report["sizes"]}; {report["threads"]} threads; load average {report["load_average_start"]} -> '
+    print(f'\n{report["sizes"]}; {report["device"]}, {report["threads"]} threads; load average {report["load_average_start"]} -> '
           f'{report["load_average_end"]}\n\n{table}')
     out = args.out or osp.join('work_dirs', 'benchmark', f'benchmark_{report["preset"]}.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

@@ -69,7 +69,7 @@ def flops(model, size: int) -> Dict:
     """FLOPs of ``_forward`` (backbone + head, no post-processing) on one ``size`` x ``size`` image (FlopAnalyzer
     counts a multiply-add as one FLOP and skips ops it has no handle for, e.g. grid_sample)."""
     from mmengine.analysis import get_model_complexity_info
-    x = torch.randn(1, 3, size, size)
+    x = torch.randn(1, 3, size, size, device=next(model.parameters()).device)
     meta = dict(batch_input_shape=(size, size), img_shape=(size, size), ori_shape=(size, size), task='panoptic')
     forward = model.forward
     model.forward = partial(forward, data_samples=[DetDataSample(metainfo=meta)])
@@ -84,7 +84,7 @@ def flops(model, size: int) -> Dict:
 def complexity(ctx) -> Dict:
     """Our (converted, inference) model vs mmdet's Mask2Former at the preset's size; ratio of FLOPs."""
     p = ctx.p
-    m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p))
+    m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p)).to(ctx.device)
     train_model = B.build(B.with_text_mapper(ctx.model_cfg, p))
     ours, peer = flops(ctx.model, p.image_size), flops(m2f, p.image_size)
     return dict(ours=dict(**ours, parts=parts(train_model)), peer=dict(**peer, parts=parts(m2f)),

@@ -9,7 +9,7 @@ from mmdet.structures import DetDataSample
 
 from . import builders as B
 from .presets import Preset
-from .timing import ratio_entry, run_worker, summarize, time_interleaved
+from .timing import device_sync, ratio_entry, run_worker, summarize, time_interleaved
 
 TEST_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
@@ -17,8 +17,8 @@ TEST_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'
 class Context:
     """What the measures share: the preset, a work dir with synthetic data, the HF model and our converted model."""
 
-    def __init__(self, preset: Preset, work_dir: str, threads: int) -> None:
-        self.p, self.work_dir, self.threads = preset, work_dir, threads
+    def __init__(self, preset: Preset, work_dir: str, threads: int, device: str = 'cpu') -> None:
+        self.p, self.work_dir, self.threads, self.device = preset, work_dir, threads, device
         self.data_root = osp.join(work_dir, 'synthetic')
         B.make_synthetic(preset, self.data_root, num_train=max(8, preset.batch))
         self.image = B.test_image(self.data_root)  # BGR uint8, image_size x image_size
@@ -30,7 +30,8 @@ class Context:
         self.cfg_path = B.convert_hf(self.hf, preset, work_dir)
         self.ckpt = osp.join(osp.dirname(self.cfg_path), 'model.pth')
         self.model_cfg = B.load_cfg(self.cfg_path).model
-        self.model = B.build(self.model_cfg, self.ckpt)
+        self.model = B.build(self.model_cfg, self.ckpt).to(device)
+        self.hf.to(device)
         from mmcv.transforms import Compose
         self.pipeline = Compose([
             dict(type='LoadImageFromNDArray'),
@@ -47,7 +48,7 @@ class Context:
     def fn_timer(self, fns, no_grad: bool = True) -> Dict[str, Dict]:
         p = self.p
         with torch.no_grad() if no_grad else torch.enable_grad():
-            return time_interleaved(fns, p.warmup, p.repeats)
+            return time_interleaved(fns, p.warmup, p.repeats, sync=device_sync(self.device))
 
 
 # ------------------------------------------------------------------------------------------------------------ P1
@@ -72,7 +73,8 @@ def p1_end_to_end(ctx: Context) -> Dict:
 
     def peer():
         enc = proc(images=[rgb], task_inputs=['panoptic'], return_tensors='pt')
-        out = hf(pixel_values=enc['pixel_values'], task_inputs=tokenize(enc['task_inputs']))
+        out = hf(pixel_values=enc['pixel_values'].to(ctx.device),
+                 task_inputs=tokenize(enc['task_inputs']).to(ctx.device))
         return proc.post_process_panoptic_segmentation(out, threshold=thr, overlap_mask_area_threshold=iou,
                                                        label_ids_to_fuse=stuff_ids, target_sizes=[rgb.shape[:2]])
 
@@ -94,8 +96,8 @@ def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
     """Both sides use the same converted weights: largest logit difference on HF's pixel values relative to the
     largest logit (class and mask logits), and the number of panoptic segments of each side."""
     from oneformer.utils import task_tokens
-    x = ctx._hf_inputs()['pixel_values']
-    tokens = task_tokens('panoptic')[None]
+    x = ctx._hf_inputs()['pixel_values'].to(ctx.device)
+    tokens = task_tokens('panoptic')[None].to(ctx.device)
     hf_out = ctx.hf(pixel_values=x, task_inputs=tokens)
     cls, masks = ctx.model.panoptic_head(ctx.model.extract_feat(x), [DetDataSample(metainfo=dict(task='panoptic'))])
     ids = ours_out[0].pred_panoptic_seg.sem_seg.unique()
@@ -109,8 +111,8 @@ def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
 def p2_forward(ctx: Context) -> Dict:
     """Backbone + head forward (no pre/post-processing) vs mmdet's Mask2Former of the same sizes."""
     p = ctx.p
-    m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p))
-    x = torch.randn(1, 3, p.image_size, p.image_size)
+    m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p)).to(ctx.device)
+    x = torch.randn(1, 3, p.image_size, p.image_size, device=ctx.device)
     meta = dict(batch_input_shape=x.shape[-2:], img_shape=x.shape[-2:], ori_shape=x.shape[-2:], task='panoptic')
     samples = [DetDataSample(metainfo=meta)]
     t = ctx.fn_timer(dict(ours=lambda: ctx.model._forward(x, samples), peer=lambda: m2f._forward(x, samples)))
@@ -157,7 +159,8 @@ def p4_training(ctx: Context) -> Dict:
     for side, cfg in (('ours', B.with_text_mapper(ctx.model_cfg, p)), ('peer', B.mask2former_cfg(ctx.model_cfg, p))):
         specs[side] = osp.join(ctx.work_dir, f'train_{side}.pth')
         torch.save(dict(model=cfg.to_dict(), batch=batch_path, optim_wrapper=_optim_wrapper_cfg(),
-                        warmup=max(1, p.warmup), repeats=p.repeats, threads=ctx.threads), specs[side])
+                        warmup=max(1, p.warmup), repeats=p.repeats, threads=ctx.threads, device=ctx.device),
+                   specs[side])
     # sides alternate over `train_rounds` fresh processes each: slow phases of the machine hit both alike
     rounds = {side: [] for side in specs}
     for _ in range(p.train_rounds):
@@ -171,8 +174,10 @@ def p4_training(ctx: Context) -> Dict:
         time=ratio_entry(times['ours'], times['peer'], '<= 1.15', 'oneformer-mm (with text mapper + contrastive)',
                          'mmdet Mask2Former', batch=p.batch, rounds=p.train_rounds),
         memory=ratio_entry(mem['ours'], mem['peer'], '<= 1.15', 'oneformer-mm', 'mmdet Mask2Former', unit='MB',
-                           method='peak RSS during the training iterations (/proc VmHWM, reset before them; '
-                                  f'{ours["peak_method"]}) minus the RSS after the imports, fresh subprocess per side',
+                           method=(f'{ours["peak_method"]}; fresh subprocess per side' if ctx.device != 'cpu' else
+                                   'peak RSS during the training iterations (/proc VmHWM, reset before them; '
+                                   f'{ours["peak_method"]}) minus the RSS after the imports, fresh subprocess '
+                                   'per side'),
                            ours_peak_rss_mb=ours['peak_rss_training_mb'], peer_peak_rss_mb=peer['peak_rss_training_mb'],
                            rounds=p.train_rounds),
         workers=results)

@@ -30,17 +30,28 @@ def summarize(times: List[float]) -> Dict:
     return dict(median=statistics.median(times), min=min(times), max=max(times), runs=len(times))
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int, repeats: int) -> Dict[str, Dict]:
+def device_sync(device: str) -> Callable[[], None]:
+    """What to call before reading the clock: CUDA kernels run asynchronously."""
+    if torch.device(device).type == 'cuda':
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], warmup: int, repeats: int,
+                     sync: Callable[[], None] = lambda: None) -> Dict[str, Dict]:
     """Run every function ``warmup`` times, then ``repeats`` rounds calling each once per round (interleaved, so a
-    burst of background load hits both sides alike). Returns :func:`summarize` per name."""
+    burst of background load hits both sides alike). ``sync`` waits for the device (see :func:`device_sync`).
+    Returns :func:`summarize` per name."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             times[name].append(time.perf_counter() - start)
     return {name: summarize(t) for name, t in times.items()}
 
