@@ -114,6 +114,19 @@ def test_profiler_writes_stage_and_op_tables(tmp_path):
         assert all(0 <= s['share'] <= 1.0 + 1e-6 for s in result['stages'])
 
 
+@pytest.mark.slow
+def test_profiler_query_transformer_mode(tmp_path):
+    """The query transformer's training pass alone: timed, and its dropout draws show up in the op table."""
+    out = tmp_path / 'qt.json'
+    _run('profile_oneformer.py', ['--preset', 'quick', '--image-size', '64', '--steps', '2', '--threads', '1',
+                                  '--mode', 'query-transformer', '--out', str(out)], tmp_path)
+    qt = json.loads(out.read_text())['query_transformer']
+    assert qt['time']['runs'] == 2 and qt['time']['median'] > 0
+    ops = {o['op']: o for o in qt['ops']}
+    # per step, 2 layers x (self + cross attention) draw attention-dropout masks (plus residual / FFN dropouts)
+    assert ops['aten::bernoulli_']['calls'] >= 4 and 'DropoutAttentionBackward' in ops
+
+
 def test_measure_selection_and_presets(bench_lib):
     benchmark_peers, presets, _, _ = bench_lib
     assert benchmark_peers.parse_measures('P1, P3') == ['P1', 'P3']

@@ -136,8 +136,8 @@ def main(argv=None) -> Dict:
     command = ' '.join(['python tools/analysis_tools/benchmark_peers.py'] + args_used)
     report = run(args, command)
     table = markdown(report)
-    print(f'\n{report["sizes"]}; {report["device"]}, {report["threads"]} threads; load average {report["load_average_start"]} -> '
-          f'{report["load_average_end"]}\n\n{table}')
+    print(f'\n{report["sizes"]}; {report["device"]}, {report["threads"]} threads; load average '
+          f'{report["load_average_start"]} -> {report["load_average_end"]}\n\n{table}')
     out = args.out or osp.join('work_dirs', 'benchmark', f'benchmark_{report["preset"]}.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     report['table'] = table

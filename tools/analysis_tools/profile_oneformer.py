@@ -5,7 +5,9 @@
 The model is the benchmark's (``benchmark_peers.py``): a random HF OneFormer of the preset's sizes converted with
 our converter, its classifier calibrated so that about 20 % of the queries are confident objects. Inference
 profiles ``test_step`` (data preprocessor + model + post-processing) with ``test_cfg.tasks`` = ``--tasks``;
-training profiles ``train_step`` (forward + losses + backward + AdamW) with the text mapper and contrastive loss.
+training profiles ``train_step`` (forward + losses + backward + AdamW) with the text mapper and contrastive loss;
+``--mode query-transformer`` times the task encoder + query transformer alone in training (forward + backward on
+random 1/4-scale features, ``--preset`` sizes and batch), the part of OneFormer's training Mask2Former lacks.
 Stage times come from ``record_function`` ranges put around the model's methods by this script (see
 ``oneformer_bench/stages.py``); nested stages are included in their parents.
 """
@@ -23,14 +25,14 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from oneformer_bench import builders as B  # noqa: E402
 from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
 from oneformer_bench.stages import labelled, stage_labels  # noqa: E402
-from oneformer_bench.timing import pin_threads  # noqa: E402
+from oneformer_bench.timing import pin_threads, time_interleaved  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--preset', default='quick', choices=sorted(PRESETS), help='model / input sizes')
     parser.add_argument('--image-size', type=int, help='override the preset input side (multiple of 32)')
-    parser.add_argument('--mode', default='both', choices=['infer', 'train', 'both'])
+    parser.add_argument('--mode', default='both', choices=['infer', 'train', 'both', 'query-transformer'])
     parser.add_argument('--tasks', default='panoptic,instance,semantic',
                         help='inference test_cfg.tasks, comma separated (default: the 3-task evaluation mode)')
     parser.add_argument('--steps', type=int, default=3, help='profiled iterations (after 1 warm-up)')
@@ -64,12 +66,30 @@ def profile(fn, steps: int, labels: List[str]) -> Dict:
 
 def print_tables(title: str, result: Dict, row_limit: int) -> None:
     print(f'\n## {title}: {result["iteration_ms"]:.1f} ms per iteration\n')
-    print('| stage | ms | share | calls |\n|---|---:|---:|---:|')
-    for s in result['stages']:
-        print(f'| {s["stage"]} | {s["ms"]:.1f} | {100 * s["share"]:.1f}% | {s["calls"]} |')
-    print('\n| op (self time) | ms | share | calls |\n|---|---:|---:|---:|')
+    if result['stages']:
+        print('| stage | ms | share | calls |\n|---|---:|---:|---:|')
+        for s in result['stages']:
+            print(f'| {s["stage"]} | {s["ms"]:.1f} | {100 * s["share"]:.1f}% | {s["calls"]} |')
+        print()
+    print('| op (self time) | ms | share | calls |\n|---|---:|---:|---:|')
     for o in result['ops'][:row_limit]:
         print(f'| {o["op"]} | {o["self_ms"]:.1f} | {100 * o["share"]:.1f}% | {o["calls"]} |')
+
+
+def query_transformer_step(model_cfg, checkpoint: str, p):
+    """One training forward + backward of the task encoder and query transformer of the benchmark model."""
+    from oneformer.utils import task_tokens
+    torch.manual_seed(0)
+    head = B.build(model_cfg, checkpoint, train=True).panoptic_head
+    size = p.image_size // 4
+    feats = torch.randn(p.batch, p.hidden, size, size, requires_grad=True)
+    tokens = torch.stack([task_tokens('panoptic')] * p.batch)
+
+    def step():
+        task = head.transformer_decoder.post_norm(head.task_encoder(tokens))
+        head.query_transformer(task, feats, head.query_embed.weight[:-1]).sum().backward()
+
+    return step
 
 
 def main(argv=None) -> Dict:
@@ -103,6 +123,13 @@ def main(argv=None) -> Dict:
                 out['training'] = profile(lambda: model.train_step(batch, optim_wrapper), args.steps,
                                           stage_labels(model, extra))
             print_tables(f'training ({p.describe()})', out['training'], args.row_limit)
+        if args.mode == 'query-transformer':
+            step = query_transformer_step(ctx.model_cfg, ctx.ckpt, p)
+            out['query_transformer'] = profile(step, args.steps, [])
+            out['query_transformer']['time'] = time_interleaved(dict(step=step), 1, args.steps)['step']
+            print_tables(f'query transformer training, forward + backward ({p.describe()}; median without '
+                         f'profiler {1000 * out["query_transformer"]["time"]["median"]:.1f} ms)',
+                         out['query_transformer'], args.row_limit)
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(out, f, indent=1)

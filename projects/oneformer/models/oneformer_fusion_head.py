@@ -36,12 +36,17 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     * semantic: Σ_q softmax(cls)[:K] · sigmoid(mask), argmax.
     """
 
+    def panoptic_queries(self, mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Best score and label per query, and which queries the panoptic output keeps (an object class with
+        score > ``object_mask_thr``)."""
+        scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+        keep = labels.ne(self.num_classes) & (scores > self.test_cfg.get('object_mask_thr', 0.8))
+        return scores, labels, keep
+
     def panoptic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
         """(N, K+1) logits, (N, H, W) mask logits -> ids ``label + instance_id * INSTANCE_OFFSET``, void = K."""
-        object_mask_thr = self.test_cfg.get('object_mask_thr', 0.8)
         iou_thr = self.test_cfg.get('iou_thr', 0.8)
-        scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
-        keep = labels.ne(self.num_classes) & (scores > object_mask_thr)
+        scores, labels, keep = self.panoptic_queries(mask_cls)
         scores, labels, masks = scores[keep], labels[keep], mask_pred[keep].sigmoid()
         h, w = mask_pred.shape[-2:]
         panoptic_seg = torch.full((h, w), self.num_classes, dtype=torch.int32, device=mask_pred.device)
@@ -78,9 +83,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             return None
         keep = []
         if 'panoptic' in outputs:
-            scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
-            keep.append(torch.nonzero(labels.ne(self.num_classes) &
-                                      (scores > self.test_cfg.get('object_mask_thr', 0.8))).flatten())
+            keep.append(torch.nonzero(self.panoptic_queries(mask_cls)[2]).flatten())
         if 'instance' in outputs:  # the selection of mmdet's instance_postprocess: top-k of N x K, things only
             scores = F.softmax(mask_cls, dim=-1)[:, :-1]
             top = scores.flatten().topk(self.test_cfg.get('max_per_image', 100), sorted=False).indices
