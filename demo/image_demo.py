@@ -1,7 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Run OneFormer on an image or on every image of a folder, and save drawings and predictions.
 
-    python demo/image_demo.py INPUT CONFIG --weights CKPT [--task panoptic|instance|semantic|all]
+    python demo/image_demo.py INPUT CONFIG --weights CKPT|MODEL.onnx [--task panoptic|instance|semantic|all]
         [--out-dir outputs] [--device cpu] [--batch-size 1] [--pred-score-thr 0.3] [--palette none]
         [--show] [--no-save-vis] [--no-save-pred]
 
@@ -17,14 +17,15 @@ import torch
 
 import oneformer  # noqa: F401  (registers the project modules)
 from oneformer.apis import OneFormerInferencer
-from oneformer.evaluation import TASK_CHOICES
+from oneformer.tasks import TASK_CHOICES
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('inputs', help='an image file or a folder of images')
     parser.add_argument('config', help='model config file')
-    parser.add_argument('--weights', default=None, help='checkpoint file (class names are read from its meta)')
+    parser.add_argument('--weights', default=None, help='checkpoint file (class names are read from its meta), '
+                        'or an .onnx file from tools/deployment/pytorch2onnx.py (run by ONNX Runtime)')
     parser.add_argument('--task', choices=TASK_CHOICES, default='panoptic',
                         help="task token to run; 'all' = the three tasks in one backbone pass")
     parser.add_argument('--out-dir', default='outputs', help='output folder (vis/ and preds/)')
@@ -48,8 +49,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
+    folder = osp.isdir(args.inputs)
     inferencer = OneFormerInferencer(args.config, weights=args.weights, device=args.device, task=args.task,
-                                     palette=args.palette, show_progress=False)
+                                     palette=args.palette, show_progress=folder)  # progress bar on folders
     results = inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir, show=args.show,
                          no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
                          pred_score_thr=args.pred_score_thr)
@@ -66,6 +68,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     saved = [d for d, skip in (('vis', args.no_save_vis), ('preds', args.no_save_pred)) if not skip]
     if saved and args.out_dir:
         print(f'results saved under {osp.abspath(args.out_dir)}/{{{",".join(saved)}}}')
+    if results.get('skipped'):
+        print(f"{len(results['skipped'])} unreadable file(s) skipped:")
+        for path in results['skipped']:
+            print(f'  {path}')
     return results
 
 

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 import oneformer  # noqa: F401  (registers the project's modules)
 from mmdet.utils import register_all_modules
-from oneformer.datasets import generate_synthetic_panoptic
+from oneformer.dataset_converters import generate_synthetic_panoptic
 
 REPO = osp.dirname(osp.dirname(osp.realpath(__file__)))
 DEFAULT_CONFIG = osp.join(REPO, 'configs/oneformer/oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py')

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 import oneformer  # noqa: F401  (registers the project modules and the stack compatibility shims)
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from oneformer.apis import setup_cpu_distributed
-from oneformer.evaluation import setup_train_cfg
+from oneformer.engine import setup_train_cfg
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -1,5 +1,5 @@
 # OneFormer, ResNet-50, COCO panoptic (133 classes), 50 epochs, LSJ 1024.
-# Official recipe: SHI-Labs/OneFormer configs/coco/oneformer_R50_bs16_50ep.yaml (spec sec. 5). No published R50
+# Official recipe: SHI-Labs/OneFormer configs/coco/oneformer_R50_bs16_50ep.yaml. No published R50
 # COCO number in the official README.
 #   batch 16 = 8 GPUs x 2 | AdamW lr 1e-4, wd 0.05, backbone lr x0.1 | clip 0.01 (L2, full model)
 #   368,750 iters (50 ep), steps 327,778 / 355,092 | 150 queries | object_mask_thr 0.8 | AMP on (`--amp`)
@@ -25,9 +25,4 @@ model = dict(
         num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
     test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE
 
-# the task-target step builds the text list (num_queries - 16 entries): keep it in sync with the model
-train_pipeline = [
-    *_base_.train_pipeline[:-2],
-    dict(_base_.train_pipeline[-2], num_queries=num_queries), _base_.train_pipeline[-1]
-]
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))  # 8 GPUs x 2 = IMS_PER_BATCH 16
+train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = IMS_PER_BATCH 16

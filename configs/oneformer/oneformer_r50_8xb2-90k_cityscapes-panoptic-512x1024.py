@@ -1,5 +1,5 @@
 # OneFormer, ResNet-50 (SyncBN), Cityscapes panoptic (8 things + 11 stuff), 90k iterations, crop 512x1024.
-# Official recipe: SHI-Labs/OneFormer configs/cityscapes/oneformer_R50_bs16_90k.yaml (spec sec. 5). No published
+# Official recipe: SHI-Labs/OneFormer configs/cityscapes/oneformer_R50_bs16_90k.yaml. No published
 # R50 Cityscapes number in the official README.
 #   batch 16 = 8 GPUs x 2 | AdamW lr 1e-4, wd 0.05, backbone lr x0.1 | clip 0.01 (L2, full model)
 #   90k iters, poly 0.9, no warmup | 150 queries | object_mask_thr 0.8 | AMP on (`--amp`)
@@ -23,9 +23,4 @@ model = dict(
         num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
     test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE
 
-# the task-target step builds the text list (num_queries - 16 entries): keep it in sync with the model
-train_pipeline = [
-    *_base_.train_pipeline[:-2],
-    dict(_base_.train_pipeline[-2], num_queries=num_queries), _base_.train_pipeline[-1]
-]
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))  # 8 GPUs x 2 = IMS_PER_BATCH 16
+train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = IMS_PER_BATCH 16

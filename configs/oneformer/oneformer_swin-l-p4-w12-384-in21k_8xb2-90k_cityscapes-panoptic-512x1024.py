@@ -1,45 +1,21 @@
-# OneFormer, Swin-L (ImageNet-22k pre-trained, 1k fine-tuned, 384), Cityscapes panoptic, 90k iterations,
-# crop 512x1024.
-# Official recipe: SHI-Labs/OneFormer configs/cityscapes/swin/oneformer_swin_large_bs16_90k.yaml (spec sec. 5).
+# OneFormer, Swin-L (ImageNet-22k pre-trained, 1k fine-tuned, 384), Cityscapes panoptic, 90k iterations, crop 512x1024.
+# Official recipe: SHI-Labs/OneFormer configs/cityscapes/swin/oneformer_swin_large_bs16_90k.yaml.
 #   batch 16 = 8 GPUs x 2 | AdamW lr 1e-4, wd 0.05, backbone lr x0.1 | clip 0.01 (L2, full model)
 #   90k iters, poly 0.9, no warmup | 250 queries | object_mask_thr 0.8 | AMP on (`--amp`)
-# Published (official checkpoint 250_16_swin_l_oneformer_cityscapes_90k.pth, not reproduced here):
-#   PQ 67.2, AP 45.6, mIoU 83.0 (84.4 ms+flip). This config also loads that checkpoint once converted
-#   (see README.md).
+#   short edge 512..2048 (x0.5-2.0 of 1024), long edge <= 4096, crop 512x1024 (no padding), test short 1024 / long 2048
+# Published by the authors (official checkpoint 250_16_swin_l_oneformer_cityscapes_90k.pth,
+#   not reproduced here): PQ 67.2, AP 45.6, mIoU 83.0 (84.4 ms+flip), 219M parameters.
+#   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
 _base_ = [
-    '../_base_/models/oneformer_r50.py', '../_base_/datasets/cityscapes_panoptic.py',
+    '../_base_/models/oneformer_swin-l.py', '../_base_/datasets/cityscapes_panoptic.py',
     '../_base_/schedules/schedule_cityscapes_90k.py', '../_base_/default_runtime.py'
 ]
-# MODEL.WEIGHTS swin_large_patch4_window12_384_22kto1k
-pretrained = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_large_patch4_window12_384_22kto1k.pth'  # noqa
 
-num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES (Swin-L / ConvNeXt on Cityscapes)
+num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
 object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Cityscapes)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='SwinTransformer',  # mmdet's; convert_weights maps the official Swin checkpoint names
-        pretrain_img_size=384,
-        embed_dims=192,
-        depths=[2, 2, 18, 2],
-        num_heads=[6, 12, 24, 48],
-        window_size=12,
-        mlp_ratio=4,
-        qkv_bias=True,
-        qk_scale=None,
-        drop_rate=0.,
-        attn_drop_rate=0.,
-        drop_path_rate=0.3,  # SWIN.DROP_PATH_RATE
-        patch_norm=True,
-        use_abs_pos_embed=False,  # SWIN.APE False
-        out_indices=(0, 1, 2, 3),
-        with_cp=False,
-        convert_weights=True,
-        frozen_stages=-1,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     panoptic_head=dict(
-        in_channels=[192, 384, 768, 1536],
         num_things_classes=_base_.num_things_classes,
         num_stuff_classes=_base_.num_stuff_classes,
         num_queries=num_queries),
@@ -47,9 +23,4 @@ model = dict(
         num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
     test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
 
-# the task-target step builds the text list (num_queries - 16 entries): keep it in sync with the model
-train_pipeline = [
-    *_base_.train_pipeline[:-2],
-    dict(_base_.train_pipeline[-2], num_queries=num_queries), _base_.train_pipeline[-1]
-]
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))  # 8 GPUs x 2 = IMS_PER_BATCH 16
+train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16

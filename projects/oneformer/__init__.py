@@ -1,7 +1,15 @@
-"""OneFormer for OpenMMLab. Importing this package registers every module of the project."""
-from . import utils  # noqa: F401  (first: stack compatibility shims)
-from . import datasets, engine, evaluation, models, visualization  # noqa: F401  (registration)
-from . import apis  # noqa: F401  (OneFormerInferencer; ~10 ms on top of the models)
-from .version import __version__
+"""OneFormer for OpenMMLab. Importing this package registers every module of the project.
+
+Layers, lowest first (a module imports only from layers below it): ``tasks`` and ``compat`` <- ``models``,
+``datasets`` <- ``dataset_converters``, ``model_converters``, ``engine``, ``evaluation``, ``visualization``,
+``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it).
+"""
+from . import compat
+
+compat.apply_all()  # first: the stack fixes the rest relies on (see oneformer.compat)
+
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
+from . import apis  # noqa: E402,F401  (OneFormerInferencer)
+from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

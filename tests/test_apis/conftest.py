@@ -9,7 +9,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from ..conftest import REPO, tiny_model_cfg
+from oneformer.testing import tiny_model_cfg
+
+from ..conftest import REPO
 
 CKPT_CLASSES = dict(classes=('a', 'b', 'c', 'd', 'e'), thing_classes=('a', 'b', 'c'), stuff_classes=('d', 'e'))
 

@@ -12,7 +12,7 @@ from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import rgb2id
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
 from oneformer.apis import OneFormerInferencer
-from oneformer.utils import TASKS
+from oneformer.tasks import TASKS
 
 from .conftest import CKPT_CLASSES
 

@@ -137,3 +137,48 @@ def resnet18_pairs() -> Pairs:
                 pairs += [(f'{s}.shortcut.weight', f'{d}.downsample.0.weight')]
                 pairs += _wb(f'{s}.shortcut.norm', f'{d}.downsample.1', bn)
     return pairs
+
+
+def dinat_pairs(depths) -> Pairs:
+    """OneFormer's D2DiNAT (SHI-Labs/OneFormer ``oneformer/modeling/backbone/dinat.py``) -> our DiNAT: same tree."""
+    names = _wb('patch_embed.proj.0', 'patch_embed.proj.0') + _wb('patch_embed.proj.1', 'patch_embed.proj.1')
+    names += _wb('patch_embed.norm', 'patch_embed.norm')
+    for s, depth in enumerate(depths):
+        for b in range(depth):
+            p = f'levels.{s}.blocks.{b}'
+            for name in ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2'):
+                names += _wb(f'{p}.{name}', f'{p}.{name}')
+            names.append((f'{p}.attn.rpb', f'{p}.attn.rpb'))
+        if s < len(depths) - 1:
+            names += [(f'levels.{s}.downsample.reduction.weight', f'levels.{s}.downsample.reduction.weight')]
+            names += _wb(f'levels.{s}.downsample.norm', f'levels.{s}.downsample.norm')
+    for i in range(4):
+        names += _wb(f'norm{i}', f'norm{i}')
+    return [(f'backbone.{src}', f'backbone.{dst}') for src, dst in names]
+
+
+def dinat_hf_pairs(depths) -> Tuple[Pairs, List[Tuple[str, str]]]:
+    """transformers ``DinatBackbone`` names (``models/dinat/modeling_dinat.py``) -> official D2DiNAT names.
+
+    Returns:
+        tuple: 1:1 pairs (HF key, official key), and (HF attention prefix, official qkv prefix) pairs of the
+        attention layers, whose ``self.{query,key,value}`` are the row thirds of the official ``qkv``.
+    """
+    pairs = _wb('embeddings.patch_embeddings.projection.0', 'patch_embed.proj.0')
+    pairs += _wb('embeddings.patch_embeddings.projection.1', 'patch_embed.proj.1')
+    pairs += _wb('embeddings.norm', 'patch_embed.norm')
+    qkv = []
+    for s, depth in enumerate(depths):
+        for b in range(depth):
+            hf, off = f'encoder.levels.{s}.layers.{b}', f'levels.{s}.blocks.{b}'
+            pairs += _wb(f'{hf}.layernorm_before', f'{off}.norm1') + _wb(f'{hf}.layernorm_after', f'{off}.norm2')
+            pairs += _wb(f'{hf}.attention.output.dense', f'{off}.attn.proj')
+            pairs += _wb(f'{hf}.intermediate.dense', f'{off}.mlp.fc1') + _wb(f'{hf}.output.dense', f'{off}.mlp.fc2')
+            pairs.append((f'{hf}.attention.self.rpb', f'{off}.attn.rpb'))
+            qkv.append((f'{hf}.attention.self', f'{off}.attn.qkv'))
+        if s < len(depths) - 1:
+            pairs += [(f'encoder.levels.{s}.downsample.reduction.weight', f'levels.{s}.downsample.reduction.weight')]
+            pairs += _wb(f'encoder.levels.{s}.downsample.norm', f'levels.{s}.downsample.norm')
+    for i in range(4):
+        pairs += _wb(f'hidden_states_norms.stage{i + 1}', f'norm{i}')
+    return pairs, qkv

@@ -5,9 +5,16 @@ import re
 import pytest
 import torch
 
-from oneformer.converters import (convert_hf_dir, convert_hf_state_dict, fuse_qkv, load_class_info, load_hf_dir,
-                                  model_cfg, swin_relative_position_index)
-from oneformer.utils import task_tokens, tokenize
+from oneformer.model_converters import (
+    convert_hf_dir,
+    convert_hf_state_dict,
+    fuse_qkv,
+    load_class_info,
+    load_hf_dir,
+    model_cfg,
+    swin_relative_position_index,
+)
+from oneformer.tasks import task_tokens, tokenize
 
 from .hf_models import build_converted, make_hf_model
 from .official_names import official_swin_relative_position_index
@@ -110,7 +117,8 @@ def test_missing_or_foreign_hf_dir_is_named(tmp_path):
 @pytest.mark.parametrize('change, message', [
     (dict(pre_norm=True), 'pre_norm'),
     (dict(conv_dim=64), 'conv_dim'),
-    (dict(backbone_config=dict(model_type='dinat')), 'dinat'),
+    (dict(backbone_config=dict(model_type='nat')), "'nat' is not supported"),
+    (dict(backbone_config=dict(model_type='dinat')), "backbone_config \\(dinat\\) has no 'embed_dim'"),
     (dict(backbone_config=dict(model_type='swin', embed_dim=16, depths=[1] * 4, num_heads=[1] * 4, window_size=3,
                                use_absolute_embeddings=True)), 'absolute'),
     (dict(backbone_config=dict(model_type='swin', embed_dim=16, depths=[1] * 4, num_heads=[1] * 4, window_size=3,

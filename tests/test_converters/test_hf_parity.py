@@ -11,8 +11,8 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 
-from oneformer.converters import convert_hf_dir
-from oneformer.utils import TASKS, task_tokens
+from oneformer.model_converters import convert_hf_dir
+from oneformer.tasks import TASKS, task_tokens
 
 from ..conftest import REPO
 from .hf_models import IMAGE_SHAPE, build_converted, make_hf_model

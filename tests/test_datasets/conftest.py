@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import oneformer.datasets  # noqa: F401  (registers datasets / transforms)
-from oneformer.datasets.converters import panoptic_to_instance, write_panoptic_png
+from oneformer.dataset_converters import panoptic_to_instance, write_panoptic_png
 
 
 def _write_pair(tmp_path, ids: np.ndarray, name: str = 'img'):

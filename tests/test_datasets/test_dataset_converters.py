@@ -10,9 +10,14 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from PIL import Image
 
+from oneformer.dataset_converters import (
+    convert_ade20k_panoptic,
+    convert_cityscapes_panoptic,
+    panoptic_to_instance,
+    read_panoptic_png,
+    write_panoptic_png,
+)
 from oneformer.datasets import ADE20K_PANOPTIC_METAINFO, ADE20K_SEMANTIC_CLASSES, CITYSCAPES_PANOPTIC_METAINFO
-from oneformer.datasets.converters import (convert_ade20k_panoptic, convert_cityscapes_panoptic,
-                                           panoptic_to_instance, read_panoptic_png, write_panoptic_png)
 
 
 # ----------------------------------------------------------------------------------------- panoptic -> instance

@@ -7,8 +7,8 @@ from mmdet.registry import DATASETS, TRANSFORMS
 from mmengine.registry import init_default_scope
 from PIL import Image
 
+from oneformer.dataset_converters import mask_to_rle
 from oneformer.datasets import LoadPanopticSegments, LoadSemSegAsSegments
-from oneformer.datasets.converters import mask_to_rle
 
 CLASSES = ('cat', 'dog', 'grass', 'sky')  # 2 things + 2 stuff
 
@@ -181,13 +181,13 @@ def test_instance_only_coco_json_pipeline(tmp_path):
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=True),
             dict(type='RandomFlip', prob=0.5),
-            dict(type='OneFormerTaskTargets', num_things_classes=2, num_stuff_classes=0, num_queries=20,
-                 num_text_ctx=16, task_probs=dict(instance=1.0), class_names=('cup', 'pen')),
-            dict(type='PackDetInputs', meta_keys=('img_id', 'task', 'text_tokens', 'task_tokens')),
+            dict(type='OneFormerTaskTargets', num_things_classes=2, task_probs=dict(instance=1.0),
+                 class_names=('cup', 'pen')),
+            dict(type='PackDetInputs', meta_keys=('img_id', 'task', 'text_tokens')),
         ]))
     sample = ds[0]['data_samples']
     assert sample.task == 'instance'
     assert sorted(sample.gt_instances.labels.tolist()) == [0, 1]  # the crowd cup is not a target
     assert sample.gt_instances.masks.masks.shape == (2, h, w)
-    assert sample.text_tokens.shape == (4, 77)
+    assert sample.text_tokens.shape == (2, 77)  # one text per target, unpadded
     assert len(sample.ignored_instances) == 0

@@ -12,8 +12,8 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from scipy import ndimage
 
-from oneformer.datasets import SYNTHETIC_METAINFO, generate_synthetic_panoptic
-from oneformer.datasets.converters import read_panoptic_png
+from oneformer.dataset_converters import generate_synthetic_panoptic, read_panoptic_png
+from oneformer.datasets import SYNTHETIC_METAINFO
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -109,14 +109,13 @@ def test_loads_through_dataset_and_train_pipeline(synth):
         type='SyntheticPanopticDataset', data_root=synth, ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='panoptic_train/'),
         pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadPanopticSegments'),
-                  dict(type='OneFormerTaskTargets', num_things_classes=3, num_stuff_classes=2, num_queries=32,
-                       task_probs=dict(panoptic=1.0)),
+                  dict(type='OneFormerTaskTargets', task_probs=dict(panoptic=1.0)),
                   dict(type='PackDetInputs', meta_keys=('img_id', 'task', 'text_tokens'))]))
     assert len(ds) == 12 and ds.metainfo['classes'] == SYNTHETIC_METAINFO['classes']
     sample = ds[0]['data_samples']
     info = ds.get_data_info(0)
     assert len(sample.gt_instances) == len(info['segments_info'])
-    assert sample.text_tokens.shape == (16, 77)
+    assert sample.text_tokens.shape == (len(sample.gt_instances), 77)  # unpadded: the model pads to its size
 
 
 def test_cli(tmp_path):

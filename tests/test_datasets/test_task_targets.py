@@ -5,7 +5,7 @@ from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 
 from oneformer.datasets import OneFormerTaskTargets, check_task_probs
-from oneformer.utils import task_tokens, tokenize
+from oneformer.tasks import tokenize
 
 CLASSES = ('cat', 'dog', 'grass', 'sky')  # 2 things, 2 stuff
 
@@ -29,9 +29,9 @@ def _results():
                 gt_seg_map=seg, classes=CLASSES, num_things_classes=2, img_path='x.jpg'), masks
 
 
-def _run(task, num_queries=16 + 8, **kw):
+def _run(task, **kw):
     res, masks = _results()
-    t = OneFormerTaskTargets(2, 2, num_queries=num_queries, num_text_ctx=16, task_probs={task: 1.0}, **kw)
+    t = OneFormerTaskTargets(task_probs={task: 1.0}, **kw)
     return t(res), masks
 
 
@@ -63,72 +63,62 @@ def test_panoptic_targets_are_all_non_crowd_non_empty_segments():
     np.testing.assert_array_equal(out['gt_seg_map'], res['gt_seg_map'])  # semantic map kept
 
 
-def test_text_list_in_class_id_order_then_padded():
-    out, _ = _run('panoptic')  # 8 texts
-    assert out['texts'] == ['a photo with a cat', 'a photo with a dog', 'a photo with a dog',
-                            'a photo with a grass', 'a photo with a sky'] + ['a panoptic photo'] * 3
-    assert out['text_tokens'].dtype == np.int64 and out['text_tokens'].shape == (8, 77)
-    np.testing.assert_array_equal(out['text_tokens'], tokenize(out['texts']).numpy())
-    np.testing.assert_array_equal(out['task_tokens'], task_tokens('panoptic').numpy())
-    assert out['task_tokens'].shape == (77, )
-    out, _ = _run('semantic')
-    assert out['texts'][4:] == ['a semantic photo'] * 4
+def test_text_list_in_class_id_order_unpadded():
+    """One text per target in class-id order; padding to the model's size is the head's job."""
+    out, _ = _run('panoptic')
+    texts = ['a photo with a cat', 'a photo with a dog', 'a photo with a dog', 'a photo with a grass',
+             'a photo with a sky']
+    assert out['text_tokens'].dtype == np.int64 and out['text_tokens'].shape == (5, 77)
+    np.testing.assert_array_equal(out['text_tokens'], tokenize(texts).numpy())
+    assert 'texts' not in out and 'task_tokens' not in out  # the head derives task tokens from the task
     out, _ = _run('instance')
-    assert out['texts'] == ['a photo with a cat'] + ['a photo with a dog'] * 2 + ['an instance photo'] * 5
+    np.testing.assert_array_equal(out['text_tokens'], tokenize(texts[:3]).numpy())
 
 
-def test_text_list_truncated_to_num_texts():
-    out, _ = _run('panoptic', num_queries=16 + 3)
-    assert out['texts'] == ['a photo with a cat', 'a photo with a dog', 'a photo with a dog']
-    assert out['text_tokens'].shape == (3, 77)
-
-
-def test_class_names_argument_and_missing_names():
+def test_class_names_and_thing_count_from_arguments_or_dataset():
     res, _ = _results()
     res.pop('classes')
-    t = OneFormerTaskTargets(2, 2, num_queries=18, task_probs=dict(instance=1.0),
-                             class_names=('a', 'b', 'c', 'd'))
-    assert t(res)['texts'] == ['a photo with a a', 'a photo with a b']
+    res.pop('num_things_classes')
+    t = OneFormerTaskTargets(task_probs=dict(instance=1.0), num_things_classes=2, class_names=('a', 'b', 'c', 'd'))
+    np.testing.assert_array_equal(t(res)['text_tokens'], tokenize(['a photo with a a', 'a photo with a b',
+                                                                   'a photo with a b']).numpy())
     res, _ = _results()
     res.pop('classes')
     with pytest.raises(KeyError, match='class_names'):
-        OneFormerTaskTargets(2, 2, num_queries=18)(res)
-    with pytest.raises(ValueError, match='3 names'):
-        OneFormerTaskTargets(2, 2, class_names=('a', 'b', 'c'))
+        OneFormerTaskTargets()(res)
+    res, _ = _results()
+    res.pop('num_things_classes')
+    with pytest.raises(KeyError, match='num_things_classes'):
+        OneFormerTaskTargets()(res)
+
+
+def test_model_sizes_are_refused_with_a_pointer_to_the_model():
+    for key in ('num_queries', 'num_text_ctx', 'num_stuff_classes', 'test_task'):
+        with pytest.raises(TypeError, match=f'no longer takes {key}.*model owns'):
+            OneFormerTaskTargets(**{key: 1})
 
 
 def test_empty_image_gives_no_targets():
     res = dict(gt_masks=BitmapMasks([], 5, 5), gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
-               gt_bboxes_labels=np.zeros(0, np.int64), gt_ignore_flags=np.zeros(0, bool), classes=CLASSES)
+               gt_bboxes_labels=np.zeros(0, np.int64), gt_ignore_flags=np.zeros(0, bool), classes=CLASSES,
+               num_things_classes=2)
     for task in ('semantic', 'instance', 'panoptic'):
-        t = OneFormerTaskTargets(2, 2, num_queries=20, task_probs={task: 1.0})
-        out = t(dict(res))
+        out = OneFormerTaskTargets(task_probs={task: 1.0})(dict(res))
         assert out['gt_masks'].masks.shape == (0, 5, 5) and len(out['gt_bboxes']) == 0
-        assert len(set(out['texts'])) == 1 and len(out['texts']) == 4
+        assert out['text_tokens'].shape == (0, 77)
 
 
 def test_label_and_dataset_consistency_errors():
     res, _ = _results()
     res['gt_bboxes_labels'][0] = 4
     with pytest.raises(ValueError, match=r'Label\(s\) \[4\] of x.jpg are outside \[0, 4\)'):
-        OneFormerTaskTargets(2, 2, task_probs=dict(panoptic=1.0))(res)
+        OneFormerTaskTargets(task_probs=dict(panoptic=1.0))(res)
     res, _ = _results()
     with pytest.raises(ValueError, match='dataset has 2 thing classes .* num_things_classes=3'):
-        OneFormerTaskTargets(3, 1)(res)
-
-
-def test_test_task_is_fixed_and_has_no_text():
-    res, masks = _results()
-    t = OneFormerTaskTargets(2, 2, test_task='instance')
-    for _ in range(5):
-        out = t(dict(res))
-        assert out['task'] == 'instance' and 'text_tokens' not in out and 'texts' not in out
-    assert out['gt_bboxes_labels'].tolist() == [1, 0, 1]
-    out = t(dict(img_path='x.jpg'))  # no annotation needed at test time
-    assert out['task'] == 'instance'
-    np.testing.assert_array_equal(out['task_tokens'], task_tokens('instance').numpy())
-    with pytest.raises(ValueError, match='accepted tasks'):
-        OneFormerTaskTargets(2, 2, test_task='depth')
+        OneFormerTaskTargets(num_things_classes=3)(res)
+    res, _ = _results()
+    with pytest.raises(KeyError, match='LoadPanopticSegments'):
+        OneFormerTaskTargets()(dict(img_path='x.jpg', classes=CLASSES, num_things_classes=2))
 
 
 @pytest.mark.parametrize('probs, match', [
@@ -143,17 +133,12 @@ def test_task_probs_validation(probs, match):
     with pytest.raises(ValueError, match=match):
         check_task_probs(probs)
     with pytest.raises(ValueError, match=match):
-        OneFormerTaskTargets(2, 2, task_probs=probs)
-
-
-def test_num_queries_must_exceed_text_context():
-    with pytest.raises(ValueError, match='num_queries'):
-        OneFormerTaskTargets(2, 2, num_queries=16, num_text_ctx=16)
+        OneFormerTaskTargets(task_probs=probs)
 
 
 def test_sampling_frequencies_match_probabilities():
     np.random.seed(1)
-    t = OneFormerTaskTargets(2, 2, task_probs=dict(semantic=0.2, instance=0.3, panoptic=0.5))
+    t = OneFormerTaskTargets(task_probs=dict(semantic=0.2, instance=0.3, panoptic=0.5))
     draws = [t.sample_task() for _ in range(3000)]
     for task, p in dict(semantic=0.2, instance=0.3, panoptic=0.5).items():
         assert abs(draws.count(task) / 3000 - p) < 0.03, task
@@ -161,16 +146,16 @@ def test_sampling_frequencies_match_probabilities():
 
 def test_zero_probability_task_never_drawn():
     np.random.seed(2)
-    t = OneFormerTaskTargets(2, 2, task_probs=dict(semantic=0.5, instance=0.0, panoptic=0.5))  # Mapillary
+    t = OneFormerTaskTargets(task_probs=dict(semantic=0.5, instance=0.0, panoptic=0.5))  # Mapillary
     draws = [t.sample_task() for _ in range(3000)]
     assert 'instance' not in draws
     assert abs(draws.count('semantic') / 3000 - 0.5) < 0.03
 
 
 def test_default_is_uniform_and_thresholds_follow_official_order(monkeypatch):
-    t = OneFormerTaskTargets(2, 2)
+    t = OneFormerTaskTargets()
     assert t.task_probs == pytest.approx(dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3))
-    t = OneFormerTaskTargets(2, 2, task_probs=dict(semantic=0.33, instance=0.33, panoptic=0.34))
+    t = OneFormerTaskTargets(task_probs=dict(semantic=0.33, instance=0.33, panoptic=0.34))
     for u, task in ((0.0, 'semantic'), (0.3299, 'semantic'), (0.33, 'instance'), (0.6599, 'instance'),
                     (0.66, 'panoptic'), (0.9999999, 'panoptic')):
         monkeypatch.setattr(np.random, 'random_sample', lambda u=u: u)
@@ -178,7 +163,7 @@ def test_default_is_uniform_and_thresholds_follow_official_order(monkeypatch):
 
 
 def test_sampling_is_reproducible_with_numpy_seed():
-    t = OneFormerTaskTargets(2, 2)
+    t = OneFormerTaskTargets()
     np.random.seed(123)
     a = [t.sample_task() for _ in range(50)]
     np.random.seed(123)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from oneformer.datasets import generate_synthetic_panoptic
+from oneformer.dataset_converters import generate_synthetic_panoptic
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'tools'))
 import demo  # noqa: E402

@@ -60,7 +60,7 @@ def _run(script: str, args: list, cwd) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope='module')
 def dist_train(tmp_path_factory):
-    from oneformer.datasets import generate_synthetic_panoptic
+    from oneformer.dataset_converters import generate_synthetic_panoptic
     tmp = tmp_path_factory.mktemp('dist')
     generate_synthetic_panoptic(str(tmp / 'data'), num_train=NUM_TRAIN, num_val=2, img_size=64, max_objects=3)
     probe = tmp / 'probe'

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-
 from mmdet.registry import HOOKS
+
 from oneformer.evaluation import TaskMetricsSummaryHook, format_markdown_table, summarize_metrics
 
 # what CocoPanopticMetric + CocoMetric(segm) + SemSegMetric return together (mmdet 3.3 key names)

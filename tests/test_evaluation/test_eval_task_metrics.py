@@ -9,19 +9,18 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.evaluator import Evaluator
-from mmengine.structures import InstanceData, PixelData
-
-import oneformer  # noqa: F401  (panopticapi alias for CocoPanopticMetric)
-from oneformer.utils.compat import id2rgb
+from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as cs_pq
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
-
+from mmengine.evaluator import Evaluator
+from mmengine.structures import InstanceData, PixelData
 from PIL import Image
 from pycocotools import mask as mask_util
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as cs_pq
+
+import oneformer  # noqa: F401  (panopticapi alias for CocoPanopticMetric)
+from oneformer.compat import id2rgb
 
 CLASSES = ('person', 'car', 'sky')
 THINGS = ('person', 'car')

@@ -9,14 +9,14 @@ from argparse import Namespace
 
 import pytest
 import torch
+from mmdet.registry import DATASETS, MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
-from mmdet.registry import DATASETS, MODELS
-from mmdet.structures import DetDataSample
-from oneformer.evaluation import metric_task, select_task_metrics, setup_test_cfg, setup_train_cfg
+from oneformer.engine import metric_task, select_task_metrics, setup_test_cfg, setup_train_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -94,7 +94,7 @@ def test_test_cfg_task_override(test_tool, task, tasks, kept):
     assert [m['type'] for m in cfg.test_evaluator] == kept
     assert cfg.load_from == 'ckpt.pth' and cfg.launcher == 'none'
     assert cfg.work_dir == osp.join('./work_dirs', 'my_cfg') and cfg.default_scope == 'mmdet'
-    assert [h['type'] for h in cfg.custom_hooks] == ['TaskMetricsSummaryHook']
+    assert [h['type'] for h in cfg.custom_hooks] == ['TaskMetricsSummaryHook', 'ClassCountCheckHook']
 
 
 def test_test_cfg_other_options(test_tool, tmp_path):
@@ -104,7 +104,7 @@ def test_test_cfg_other_options(test_tool, tmp_path):
                                  '--work-dir', str(tmp_path), '--cfg-options', 'model.num_queries=7'])
     cfg = setup_test_cfg(cfg, args)
     assert 'test_cfg' not in cfg.model and cfg.model.num_queries == 7
-    assert [h.get('on_val') for h in cfg.custom_hooks] == [False]
+    assert [h.get('on_val') for h in cfg.custom_hooks] == [False, None]  # + ClassCountCheckHook
     assert cfg.test_evaluator[-1] == dict(type='DumpDetResults', out_file_path=str(tmp_path / 'r.pkl'))
     assert len(cfg.test_evaluator) == 4 and cfg.work_dir == str(tmp_path)
     vis = cfg.default_hooks.visualization
@@ -129,9 +129,15 @@ def test_task_without_metric_is_a_clear_error():
     assert metric_task(dump) is None
 
 
-def test_train_cfg_options(train_tool):
+def test_train_cfg_options(train_tool, monkeypatch):
+    import oneformer.engine.runner_config as runner_config
     args = train_tool.parse_args(['a/b/cfg.py', '--amp', '--auto-scale-lr', '--resume', '--launcher', 'slurm'])
+    monkeypatch.setattr(runner_config, '_amp_device_available', lambda: False)
+    with pytest.raises(RuntimeError, match='--amp needs a GPU'):  # mmengine's AmpOptimWrapper asserts on CPU
+        setup_train_cfg(base_cfg(), args)
+    monkeypatch.setattr(runner_config, '_amp_device_available', lambda: True)
     cfg = setup_train_cfg(base_cfg(), args)
+    assert [h['type'] for h in cfg.custom_hooks] == ['ClassCountCheckHook', 'RNGStateHook', 'LogLastIterHook']
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
     assert cfg.auto_scale_lr.enable is True
     assert cfg.resume is True and cfg.load_from is None and cfg.launcher == 'slurm'

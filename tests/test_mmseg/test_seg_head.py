@@ -12,7 +12,7 @@ from mmseg.registry import MODELS as SEG_MODELS
 from mmseg.structures import SegDataSample
 
 from oneformer.models import OneFormerFusionHead, OneFormerHead
-from oneformer.utils import task_tokens, tokenize
+from oneformer.tasks import task_tokens, tokenize
 
 from .conftest import CLASS_NAMES, load_config, tiny_seg_model_cfg
 
@@ -60,9 +60,15 @@ def _seg_samples(maps, pad=(H, W)):
 
 
 def _texts(labels):
-    """The semantic text list written out by hand (spec §3.3): class-id order, then pad text."""
+    """The semantic text list written out by hand (the official dataset mapper): class-id order, then pad text."""
     texts = [f'a photo with a {CLASS_NAMES[c]}' for c in labels]
     return texts + ['a semantic photo'] * (N - CTX - len(texts))
+
+
+def _padded(head, labels):
+    """The padded text tokens the head feeds its text mapper for one image with GT ``labels``."""
+    sample = DetDataSample(metainfo=dict(text_tokens=head.class_text_tokens(labels)))
+    return head.text_tokens([sample], ['semantic'], 'cpu')[0]
 
 
 def test_semantic_targets_and_text_tokens(head_cfg):
@@ -71,12 +77,12 @@ def test_semantic_targets_and_text_tokens(head_cfg):
     gt = head.semantic_targets(a)
     assert gt.labels.tolist() == [1, 3]  # 255 dropped, class-id order
     assert torch.equal(gt.masks[0], a[0] == 1) and torch.equal(gt.masks[1], a[0] == 3)
-    assert torch.equal(head.text_tokens(gt.labels), tokenize(_texts([1, 3])))
-    assert torch.equal(head.text_tokens(head.semantic_targets(b).labels), tokenize(_texts([0, 2])))
+    assert torch.equal(_padded(head, gt.labels), tokenize(_texts([1, 3])))
+    assert torch.equal(_padded(head, head.semantic_targets(b).labels), tokenize(_texts([0, 2])))
     # all-ignore image: no targets, all pad texts
     empty = head.semantic_targets(torch.full((1, 8, 8), 255))
     assert empty.labels.numel() == 0 and empty.masks.shape == (0, 8, 8)
-    assert torch.equal(head.text_tokens(empty.labels), tokenize(_texts([])))
+    assert torch.equal(_padded(head, empty.labels), tokenize(_texts([])))
 
 
 def test_more_classes_than_texts_truncates_in_class_order(head_cfg):
@@ -84,7 +90,7 @@ def test_more_classes_than_texts_truncates_in_class_order(head_cfg):
     head = _head(head_cfg, num_classes=12, class_names=names, loss_cls=dict(head_cfg.loss_cls, class_weight=None))
     labels = torch.arange(12)
     expected = [f'a photo with a thing{i}' for i in range(N - CTX)]
-    assert torch.equal(head.text_tokens(labels), tokenize(expected))
+    assert torch.equal(_padded(head, labels), tokenize(expected))
 
 
 def test_loss_equals_oneformer_head_loss_on_the_detdatasample_contract(head_cfg):

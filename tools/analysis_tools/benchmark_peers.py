@@ -8,13 +8,16 @@ Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides
 * P1 end-to-end inference of one image, panoptic task (our pipeline + data preprocessor + forward + panoptic
   post-processing) vs HF transformers' OneFormer (``OneFormerImageProcessor`` + CLIP token ids + forward +
   ``post_process_panoptic_segmentation``) with the same weights: a random HF model of the preset's sizes converted
-  by ``oneformer.converters.convert_hf_dir``. Goal <= 0.75x.
+  by ``oneformer.model_converters.convert_hf_dir``. Goal <= 0.75x.
 * P2 forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
   pixel decoder, decoder, query count and input. Goal <= 1.10x.
 * P3 ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes. Goal <= 0.5x.
 * P4 training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
   subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.
 * P5 samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
+* onnx: P1's end-to-end panoptic inference with the network in ONNX Runtime on the CPU (graph exported from the
+  same weights by ``oneformer.deployment``, same pre- and post-processing code) vs PyTorch eager on the CPU; also
+  ONNX Runtime's per-operator time shares. Needs ``requirements/deploy.txt``. Goal <= 0.70x.
 * complexity: parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of both models, and the
   parameter counts of our Swin-L / ConvNeXt-L COCO models next to the paper's.
 
@@ -22,6 +25,7 @@ The random HF model's classifier is calibrated so that about 20 % of the queries
 training (flat random scores would leave post-processing nothing to do).
 """
 import argparse
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -40,7 +44,7 @@ from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
 from oneformer_bench.report import markdown  # noqa: E402
 from oneformer_bench.timing import pin_threads  # noqa: E402
 
-MEASURES = ('P1', 'P2', 'P3', 'P4', 'P5', 'complexity', 'paper_params')
+MEASURES = ('P1', 'P2', 'P3', 'P4', 'P5', 'onnx', 'complexity', 'paper_params')
 SCHEMA_VERSION = 1
 
 
@@ -73,6 +77,9 @@ def parse_measures(text: str) -> List[str]:
         raise ValueError(f'--measures: unknown {unknown or text!r}; choose from {", ".join(MEASURES)}')
     if 'P5' in measures and 'P4' not in measures:
         raise ValueError('--measures: P5 compares with the training throughput of P4; add P4')
+    if 'onnx' in measures and importlib.util.find_spec('onnxruntime') is None:
+        raise ValueError('--measures: onnx needs onnxruntime and onnx (pip install -r requirements/deploy.txt); '
+                         'or leave it out of --measures')
     return measures
 
 
@@ -118,7 +125,8 @@ def run(args, command: str) -> Dict:
         os.makedirs(work_dir, exist_ok=True)
         ctx = M.Context(preset, work_dir, threads, device=args.device)
         steps = [('P1', M.p1_end_to_end), ('P2', M.p2_forward), ('P3', M.p3_all_tasks), ('P4', M.p4_training),
-                 ('P5', lambda c: M.p5_pipeline(c, results['P4']['time']['ours'])), ('complexity', C.complexity),
+                 ('P5', lambda c: M.p5_pipeline(c, results['P4']['time']['ours'])), ('onnx', M.onnx_end_to_end),
+                 ('complexity', C.complexity),
                  ('paper_params', lambda c: C.paper_params())]
         for key, fn in steps:
             if key in measures:

@@ -78,7 +78,7 @@ def print_tables(title: str, result: Dict, row_limit: int) -> None:
 
 def query_transformer_step(model_cfg, checkpoint: str, p):
     """One training forward + backward of the task encoder and query transformer of the benchmark model."""
-    from oneformer.utils import task_tokens
+    from oneformer.tasks import task_tokens
     torch.manual_seed(0)
     head = B.build(model_cfg, checkpoint, train=True).panoptic_head
     size = p.image_size // 4
@@ -96,7 +96,7 @@ def main(argv=None) -> Dict:
     args = parse_args(argv)
     pin_threads(args.threads)
     B.init_scope()
-    from oneformer.utils import check_task
+    from oneformer.tasks import check_task
 
     from oneformer_bench.measures import Context, _optim_wrapper_cfg
     p = get_preset(args.preset, image_size=args.image_size)
@@ -106,7 +106,7 @@ def main(argv=None) -> Dict:
         out = dict(preset=p.name, sizes=p.describe(), threads=torch.get_num_threads(), tasks=tasks)
         if args.mode in ('infer', 'both'):
             model = ctx.model
-            model.eval_tasks = tuple(tasks)
+            model.test_tasks = tuple(tasks)
             data = ctx.our_inputs()
             with torch.no_grad(), labelled(model):
                 out['inference'] = profile(lambda: model.test_step(data), args.steps, stage_labels(model))

@@ -1,13 +1,13 @@
 """ADEChallengeData2016 semantic + instance annotations -> COCO panoptic (things first) + instance JSON.
 
 Expects ``images/``, ``annotations/`` and ``annotations_instance/`` (``training``/``validation``) and, ideally,
-``categoryMapping.txt`` in the ADE root (see ``oneformer.datasets.converters.ade20k``). Example::
+``categoryMapping.txt`` in the ADE root (see ``oneformer.dataset_converters.ade20k``). Example::
 
     python tools/dataset_converters/ade20k_panoptic.py data/ADEChallengeData2016
 """
 import argparse
 
-from oneformer.datasets.converters import convert_ade20k_panoptic
+from oneformer.dataset_converters import convert_ade20k_panoptic
 
 
 def parse_args(argv=None):

@@ -2,13 +2,13 @@
 
 Expects ``CITYSCAPES_ROOT/gtFine/{split}/{city}/*_gtFine_instanceIds.png`` (and images in
 ``leftImg8bit/{split}/{city}/``). Writes ``gtFine/panoptic_{split}.json``, ``gtFine/panoptic_{split}/`` and
-``gtFine/instances_{split}.json`` (see ``oneformer.datasets.converters.cityscapes``). Example::
+``gtFine/instances_{split}.json`` (see ``oneformer.dataset_converters.cityscapes``). Example::
 
     python tools/dataset_converters/cityscapes_panoptic.py data/cityscapes --splits train val
 """
 import argparse
 
-from oneformer.datasets.converters import convert_cityscapes_panoptic
+from oneformer.dataset_converters import convert_cityscapes_panoptic
 
 
 def parse_args(argv=None):

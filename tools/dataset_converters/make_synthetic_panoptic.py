@@ -6,7 +6,7 @@ Example::
 """
 import argparse
 
-from oneformer.datasets.synthetic import generate_synthetic_panoptic
+from oneformer.dataset_converters import generate_synthetic_panoptic
 
 
 def parse_args(argv=None):

@@ -8,7 +8,7 @@ Example::
 """
 import argparse
 
-from oneformer.datasets.converters import panoptic_to_instance
+from oneformer.dataset_converters import panoptic_to_instance
 
 
 def parse_args(argv=None):

@@ -1,11 +1,11 @@
-# ADE20K panoptic for the large OneFormer models (Swin-L / ConvNeXt / DiNAT): 250 queries, short edge
-# 320...1280 (step 64), long edge <= 2560, crop 640; test short 640 / long 2560.
+# ADE20K-150 panoptic for the large models at 640: Swin-L, ConvNeXt-L / XL, DiNAT-L (official
+# configs/ade20k/{swin,convnext,dinat}/oneformer_*_bs16_160k.yaml). Only the sizes differ from ade20k_panoptic.py.
 _base_ = './ade20k_panoptic.py'
 
-num_queries = 250
-crop_size = (640, 640)  # (w, h)
-train_scales = [(2560, s) for s in range(320, 1281, 64)]
-test_scale = (2560, 640)
+crop_size = (640, 640)  # (w, h) INPUT.CROP.SIZE; the model pads every crop to it (SIZE_DIVISIBILITY 640)
+# INPUT.MIN_SIZE_TRAIN [int(x * 0.1 * 640) for x in range(5, 21)] (choice), MAX_SIZE_TRAIN 2560
+train_scales = [(2560, int(x * 0.1 * 640)) for x in range(5, 21)]
+test_scale = (2560, 640)  # INPUT.MAX_SIZE_TEST 2560, MIN_SIZE_TEST 640
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
@@ -15,9 +15,7 @@ train_pipeline = [
          allow_negative_crop=True),
     dict(type='PhotoMetricDistortion'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='OneFormerTaskTargets', num_things_classes=_base_.num_things_classes,
-         num_stuff_classes=_base_.num_stuff_classes, num_queries=num_queries, num_text_ctx=_base_.num_text_ctx,
-         task_probs=_base_.task_probs),
+    dict(type='OneFormerTaskTargets', task_probs=_base_.task_probs),
     dict(type='PackDetInputs', meta_keys=_base_.meta_keys)
 ]
 test_pipeline = [

@@ -1,78 +1,61 @@
 # Cityscapes panoptic (8 things + 11 stuff, things first: see oneformer/datasets/cityscapes_panoptic.py for the
-# train-id mapping). Annotations: tools/dataset_converters/cityscapes_panoptic.py.
-# Short edge 0.5-2.0 x 1024 (512 ... 2048), long edge <= 4096, crop 512x1024 (h, w), photometric distortion,
-# flip; test short 1024 / long 2048. Override variables as explained in coco_panoptic.py.
+# train-id mapping), official configs/cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml.
+# Annotations: tools/dataset_converters/cityscapes_panoptic.py.
+_base_ = './oneformer_panoptic_base.py'
 
 dataset_type = 'CityscapesPanopticDataset'
 data_root = 'data/cityscapes/'
-backend_args = None
 
 num_things_classes = 8
 num_stuff_classes = 11
-num_classes = num_things_classes + num_stuff_classes
-num_queries = 250
-num_text_ctx = 16
-task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
-crop_size = (1024, 512)  # mmdet RandomCrop takes (w, h): 512 high, 1024 wide
-train_scales = [(4096, int(1024 * x * 0.1)) for x in range(5, 21)]
-test_scale = (2048, 1024)
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'task_tokens', 'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'task', 'task_tokens')
+num_classes = num_things_classes + num_stuff_classes  # SEM_SEG_HEAD.NUM_CLASSES 19
+# INPUT.CROP.SIZE (512, 1024) is (h, w); mmdet RandomCrop takes (w, h). No padding (SIZE_DIVISIBILITY -1).
+crop_size = (1024, 512)
+# INPUT.MIN_SIZE_TRAIN [int(x * 0.1 * 1024) for x in range(5, 21)] (choice), MAX_SIZE_TRAIN 4096
+train_scales = [(4096, int(x * 0.1 * 1024)) for x in range(5, 21)]
+test_scale = (2048, 1024)  # INPUT.MAX_SIZE_TEST 2048, MIN_SIZE_TEST 1024
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadPanopticSegments', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
+    dict(type='LoadPanopticSegments', backend_args=_base_.backend_args),
     dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, crop_type='absolute', recompute_bbox=True,
          allow_negative_crop=True),
     dict(type='PhotoMetricDistortion'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='OneFormerTaskTargets', num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes,
-         num_queries=num_queries, num_text_ctx=num_text_ctx, task_probs=task_probs),
-    dict(type='PackDetInputs', meta_keys=meta_keys)
+    dict(type='OneFormerTaskTargets', task_probs=_base_.task_probs),
+    dict(type='PackDetInputs', meta_keys=_base_.meta_keys)
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
     dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
-    dict(type='PackDetInputs', meta_keys=test_meta_keys)
+    # after Resize on purpose: the ground truth stays at the original size for the metrics
+    dict(type='LoadPanopticAnnotations', backend_args=_base_.backend_args),
+    dict(type='PackDetInputs', meta_keys=_base_.test_meta_keys)
 ]
 
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='gtFine/panoptic_train.json',
         data_prefix=dict(img='leftImg8bit/train/', seg='gtFine/panoptic_train/'),
-        filter_cfg=dict(filter_empty_gt=False),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='gtFine/panoptic_val.json',
         data_prefix=dict(img='leftImg8bit/val/', seg='gtFine/panoptic_val/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# PQ (panoptic task), mask AP (instance task), mIoU (semantic task)
 val_evaluator = [
     dict(type='OneFormerPanopticMetric', ann_file=data_root + 'gtFine/panoptic_val.json',
-         seg_prefix=data_root + 'gtFine/panoptic_val/', backend_args=backend_args),
+         seg_prefix=data_root + 'gtFine/panoptic_val/', backend_args=_base_.backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'gtFine/instances_val.json', metric='segm',
-         backend_args=backend_args),
+         backend_args=_base_.backend_args),
     dict(type='SemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

@@ -1,10 +1,6 @@
 # COCO panoptic (80 things + 53 stuff) for OneFormer: LSJ 1024 (scale 0.1-2.0, flip, crop 1024).
 # Batch padding to 1024x1024 is the model data_preprocessor's job (BatchFixedSizePad).
-# To change a variable below in a child config, also rebuild the pipeline that uses it, e.g.
-#   num_queries = 250
-#   train_pipeline = [*_base_.train_pipeline[:-2], dict(_base_.train_pipeline[-2], num_queries=num_queries),
-#                     _base_.train_pipeline[-1]]
-#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# The pipeline knows nothing of the model's sizes (queries, text context): those live in the model config only.
 
 dataset_type = 'OneFormerPanopticDataset'  # mmdet CocoPanopticDataset.METAINFO, labels by class name
 data_root = 'data/coco/'
@@ -13,13 +9,11 @@ backend_args = None
 num_things_classes = 80
 num_stuff_classes = 53
 num_classes = num_things_classes + num_stuff_classes
-num_queries = 150
-num_text_ctx = 16  # num_texts = num_queries - num_text_ctx
 task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
 image_size = (1024, 1024)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'task_tokens', 'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'task', 'task_tokens')
+             'text_tokens')
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', to_float32=True, backend_args=backend_args),
@@ -28,8 +22,7 @@ train_pipeline = [
     dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=image_size, crop_type='absolute', recompute_bbox=True,
          allow_negative_crop=True),
-    dict(type='OneFormerTaskTargets', num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes,
-         num_queries=num_queries, num_text_ctx=num_text_ctx, task_probs=task_probs),
+    dict(type='OneFormerTaskTargets', task_probs=task_probs),
     dict(type='PackDetInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [

@@ -1,7 +1,7 @@
 # Instance-only data (COCO instance JSON, things only) trained with the instance task.
 # mmdet's LoadAnnotations(with_mask=True, poly2mask=True) already gives one bitmap mask per object (crowd
 # objects flagged in gt_ignore_flags), which is the per-segment input OneFormerTaskTargets expects.
-# Override: data_root, ann files, image folders, classes, num_queries, crop_size, test_scale; then rebuild the
+# Override: data_root, ann files, image folders, classes, crop_size, test_scale; then rebuild the
 # pipelines / dataloaders (see coco_panoptic.py).
 
 dataset_type = 'CocoDataset'  # mmdet's
@@ -14,15 +14,13 @@ classes = ('object_a', 'object_b')
 num_things_classes = len(classes)
 num_stuff_classes = 0
 num_classes = num_things_classes + num_stuff_classes
-num_queries = 150
-num_text_ctx = 16
 task_probs = dict(instance=1.0)
 crop_size = (512, 512)  # (w, h)
 train_scales = [(2048, int(512 * x * 0.1)) for x in range(5, 21)]
 test_scale = (2048, 512)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'task_tokens', 'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'task', 'task_tokens')
+             'text_tokens')
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -32,8 +30,8 @@ train_pipeline = [
          allow_negative_crop=True),
     dict(type='PhotoMetricDistortion'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='OneFormerTaskTargets', num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes,
-         num_queries=num_queries, num_text_ctx=num_text_ctx, task_probs=task_probs, class_names=classes),
+    dict(type='OneFormerTaskTargets', task_probs=task_probs, num_things_classes=num_things_classes,
+         class_names=classes),
     dict(type='PackDetInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [

@@ -7,8 +7,13 @@
 #   val_instance_ann_file             COCO instance JSON of the val split for mask AP
 #                                     (tools/dataset_converters/panoptic2instance.py makes it)
 #   thing_classes / stuff_classes     class names, matched by name against the JSON categories; labels are
-#                                     thing_classes then stuff_classes, in this order
-#   num_queries, num_text_ctx, task_probs, crop_size, test_scale
+#                                     thing_classes then stuff_classes, in this order. A subset of the JSON
+#                                     categories is fine: the others become void (ignored). To read the names
+#                                     from the JSON instead of typing them, in your config:
+#                                       from oneformer.datasets import coco_panoptic_classes
+#                                       metainfo = coco_panoptic_classes('data/.../panoptic_train.json')
+#                                       # or coco_panoptic_classes(path, ['person', 'grass', 'sky'])
+#   task_probs, crop_size, test_scale (num_queries belongs to the model config)
 # Because mmengine evaluates a base config before the child, a child that changes these must rebuild
 # `metainfo`, the pipelines, dataloaders and evaluators - copy this file and edit the top block instead
 # when in doubt.
@@ -31,15 +36,13 @@ metainfo = dict(classes=classes, thing_classes=thing_classes, stuff_classes=stuf
 num_things_classes = len(thing_classes)
 num_stuff_classes = len(stuff_classes)
 num_classes = num_things_classes + num_stuff_classes
-num_queries = 150
-num_text_ctx = 16
 task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
 crop_size = (512, 512)  # (w, h)
 train_scales = [(2048, int(512 * x * 0.1)) for x in range(5, 21)]
 test_scale = (2048, 512)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'task_tokens', 'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'task', 'task_tokens')
+             'text_tokens')
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -49,14 +52,13 @@ train_pipeline = [
          allow_negative_crop=True),
     dict(type='PhotoMetricDistortion'),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='OneFormerTaskTargets', num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes,
-         num_queries=num_queries, num_text_ctx=num_text_ctx, task_probs=task_probs),
+    dict(type='OneFormerTaskTargets', task_probs=task_probs),
     dict(type='PackDetInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
+    dict(type='LoadPanopticTestAnnotations', backend_args=backend_args),  # mmdet's + the PNG/JSON check
     dict(type='PackDetInputs', meta_keys=test_meta_keys)
 ]
 
@@ -95,6 +97,6 @@ val_evaluator = [
     dict(type='OneFormerPanopticMetric', ann_file=data_root + val_ann_file, seg_prefix=data_root + val_seg_prefix,
          backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + val_instance_ann_file, metric='segm', backend_args=backend_args),
-    dict(type='SemSegMetric', iou_metrics=['mIoU'])
+    dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

@@ -1,6 +1,6 @@
 # The synthetic shapes dataset (3 things: circle/square/triangle, 2 stuff: sky/ground), 128x128 images.
 # Make it with: python tools/dataset_converters/make_synthetic_panoptic.py data/synthetic
-# Small enough to train a tiny OneFormer on CPU; num_queries / num_text_ctx are small on purpose.
+# Small enough to train a tiny OneFormer on CPU.
 
 dataset_type = 'SyntheticPanopticDataset'
 data_root = 'data/synthetic/'
@@ -9,13 +9,11 @@ backend_args = None
 num_things_classes = 3
 num_stuff_classes = 2
 num_classes = num_things_classes + num_stuff_classes
-num_queries = 32
-num_text_ctx = 16
 task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
 image_size = (128, 128)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'task_tokens', 'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'task', 'task_tokens')
+             'text_tokens')
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -24,8 +22,7 @@ train_pipeline = [
     dict(type='RandomResize', scale=image_size, ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=image_size, crop_type='absolute', recompute_bbox=True,
          allow_negative_crop=True),
-    dict(type='OneFormerTaskTargets', num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes,
-         num_queries=num_queries, num_text_ctx=num_text_ctx, task_probs=task_probs),
+    dict(type='OneFormerTaskTargets', task_probs=task_probs),
     dict(type='PackDetInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [

@@ -64,7 +64,7 @@ model = dict(
                     embed_dims=hidden_dim, feedforward_channels=2048, num_fcs=2, ffn_drop=0.0,
                     act_cfg=dict(type='ReLU', inplace=True))),
             init_cfg=None),
-        task_encoder=dict(type='TaskEncoder', seq_len=77, embed_dims=hidden_dim, num_layers=2),
+        task_encoder=dict(type='TaskEncoder', context_length=77, embed_dims=hidden_dim, num_layers=2),
         query_transformer=dict(
             type='TaskGuidedQueryTransformer',
             embed_dims=hidden_dim,
@@ -105,7 +105,6 @@ model = dict(
             ]),
         sampler=dict(type='MaskPseudoSampler')),
     test_cfg=dict(
-        task='panoptic',  # task of samples that carry none
         tasks=('panoptic', 'instance', 'semantic'),  # evaluation: one pass, each metric with its own token
         object_mask_thr=0.8,  # COCO/Cityscapes 0.8, ADE20K 0.5
         iou_thr=0.8,  # OVERLAP_THRESHOLD

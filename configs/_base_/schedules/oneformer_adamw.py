@@ -1,13 +1,14 @@
 # Optimizer, loops and checkpointing shared by every OneFormer schedule (inherited by schedule_*.py).
-# Sources: OneFormer paper (arXiv:2211.06220) sec. 4 / official d2 yamls (SOLVER.*), as summarised in
-# docs oneformer_spec.md sec. 5; mmdet 3.3 mask2former configs for the mmengine spelling.
+# Sources: OneFormer paper (arXiv:2211.06220) sec. 4 / official d2 yamls (SOLVER.*); mmdet 3.3 mask2former configs
+# for the mmengine spelling.
 
 optim_wrapper = dict(
-    type='OptimWrapper',  # `tools/train.py --amp` switches to AmpOptimWrapper (official R50/Swin-T runs use AMP)
+    # official: nan -> 0, +-inf -> +-1e5 on all grads before clipping. `tools/train.py --amp` switches to
+    # FiniteGradAmpOptimWrapper (official R50/Swin-T runs use AMP)
+    type='FiniteGradOptimWrapper',
     # d2 build_optimizer semantics: norm / nn.Embedding decay rules win over custom_keys (mmengine's default
     # constructor skips them for any param matching a key, e.g. the LayerNorms inside a Swin backbone)
     constructor='OneFormerOptimWrapperConstructor',
-    grad_nan_to_num=True,  # official: nan -> 0, +-inf -> +-1e5 on all grads before clipping
     optimizer=dict(
         type='AdamW',  # SOLVER.OPTIMIZER ADAMW
         lr=1e-4,  # SOLVER.BASE_LR 0.0001 at batch 16

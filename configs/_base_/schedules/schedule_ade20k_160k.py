@@ -1,4 +1,4 @@
-# ADE20K, 160k iterations at batch 16 (OneFormer ADE20K yamls; spec sec. 5).
+# ADE20K, 160k iterations at batch 16 (OneFormer ADE20K yamls).
 _base_ = './oneformer_adamw.py'
 
 max_iters = 160000  # SOLVER.MAX_ITER 160000

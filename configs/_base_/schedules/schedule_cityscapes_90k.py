@@ -1,4 +1,4 @@
-# Cityscapes, 90k iterations at batch 16 (OneFormer Cityscapes yamls; spec sec. 5).
+# Cityscapes, 90k iterations at batch 16 (OneFormer Cityscapes yamls).
 _base_ = './oneformer_adamw.py'
 
 max_iters = 90000  # SOLVER.MAX_ITER 90000

@@ -1,4 +1,4 @@
-# COCO, 100 epochs at batch 16 (OneFormer Swin-L COCO yaml; spec sec. 5).
+# COCO, 100 epochs at batch 16 (OneFormer Swin-L COCO yaml).
 _base_ = './oneformer_adamw.py'
 
 max_iters = 737500  # SOLVER.MAX_ITER 737500 (= 100 epochs of 118k images at batch 16)

@@ -1,4 +1,4 @@
-# COCO, 50 epochs at batch 16 (OneFormer R50 / Swin-T COCO yamls; spec sec. 5).
+# COCO, 50 epochs at batch 16 (OneFormer R50 / Swin-T COCO yamls).
 _base_ = './oneformer_adamw.py'
 
 max_iters = 368750  # SOLVER.MAX_ITER 368750 (= 50 epochs of 118k images at batch 16)

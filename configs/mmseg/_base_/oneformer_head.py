@@ -4,14 +4,14 @@
 # type becomes `OneFormerSegHead`. Everything not listed (pixel decoder layout, masked-attention decoder,
 # mask/dice/class losses, Hungarian matcher) stays exactly as in the Mask2Former config.
 # mmseg's default scope: every mmdet / OneFormer component needs the `mmdet.` prefix.
-# Numbers: official OneFormer yamls (R50 / Swin-L, see docs oneformer_spec.md sec. 1 and 5).
+# Numbers: official OneFormer yamls (R50 / Swin-L).
 
 # ONE_FORMER.DROPOUT 0.1 also applies to the deformable pixel decoder (mmseg's Mask2Former uses 0.0)
 oneformer_pixel_decoder = dict(
     encoder=dict(layer_cfg=dict(self_attn_cfg=dict(dropout=0.1), ffn_cfg=dict(ffn_drop=0.1))))
 
 # task token: MLP over the token ids of "the task is semantic"
-oneformer_task_encoder = dict(type='mmdet.TaskEncoder', seq_len=77, embed_dims=256, num_layers=2)
+oneformer_task_encoder = dict(type='mmdet.TaskEncoder', context_length=77, embed_dims=256, num_layers=2)
 
 # N-1 task-guided queries from the 1/4-scale features (CLASS_DEC_LAYERS 2)
 oneformer_query_transformer = dict(

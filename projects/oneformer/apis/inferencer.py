@@ -16,7 +16,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from rich.progress import track
 
-from ..evaluation.cli_config import parse_task
+from ..tasks import parse_tasks
 from .predictions import sample_to_dict, save_prediction, strip_tasks, unique_stem
 
 InputType = Union[str, np.ndarray]
@@ -43,7 +43,9 @@ class OneFormerInferencer(DetInferencer):
 
     Args:
         model (str | Config | dict, optional): Config (path or object). None: take it from ``weights``.
-        weights (str, optional): Checkpoint path or URL.
+        weights (str, optional): Checkpoint path or URL, or an ``.onnx`` file exported by
+            ``tools/deployment/pytorch2onnx.py`` (run by ONNX Runtime; same calls and results; ``model`` may then
+            be None: the file stores its config).
         device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
         task (str): 'panoptic' | 'instance' | 'semantic' | 'all'. Defaults to 'panoptic'.
         scope (str): Registry scope. Defaults to 'mmdet'.
@@ -59,7 +61,7 @@ class OneFormerInferencer(DetInferencer):
                  scope: Optional[str] = 'mmdet',
                  palette: str = 'none',
                  show_progress: bool = False) -> None:
-        self._tasks = parse_task(task)
+        self._tasks = parse_tasks(task)
         self._task = task
         self._weights_name = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope, palette=palette,
@@ -73,9 +75,8 @@ class OneFormerInferencer(DetInferencer):
 
     @task.setter
     def task(self, task: str) -> None:
-        self._tasks = parse_task(task)
+        self._tasks = parse_tasks(task)
         self._task = task
-        self.model.eval_tasks = self._tasks
 
     @property
     def tasks(self) -> Tuple[str, ...]:
@@ -83,15 +84,25 @@ class OneFormerInferencer(DetInferencer):
 
     # ------------------------------------------------------------------ set-up
     def _init_model(self, cfg, weights: Optional[str], device: str = 'cpu'):
+        if isinstance(weights, str) and weights.lower().endswith('.onnx'):
+            # An exported graph (tools/deployment/pytorch2onnx.py): ONNX Runtime runs the network; this config's
+            # data preprocessor and fusion head run around it. Lazy import: onnxruntime is an optional extra.
+            from ..deployment import OnnxOneFormer
+            model = OnnxOneFormer(weights, cfg=cfg or None, device=device)
+            if not cfg:  # no config given: the one stored in the file, as mmengine takes a checkpoint's
+                cfg.update(model.cfg._cfg_dict)
+            self._load_weights_to_model(model, dict(meta=dict(dataset_meta=model.file_dataset_meta)), cfg)
+            return model.to(device).eval()
         model = super()._init_model(cfg, weights, device)  # (the config may come from the checkpoint)
-        if not hasattr(model, 'eval_tasks'):
+        if not hasattr(model, 'test_tasks'):
             raise TypeError(f'{type(model).__name__} is not a OneFormer model (no task tokens)')
-        model.eval_tasks = self._tasks  # several tasks: one backbone pass, each output from its own token
         return model
 
     def _load_weights_to_model(self, model, checkpoint: Optional[dict], cfg) -> None:
         """Weights, then ``model.dataset_meta`` (classes, palette) from the checkpoint, else from the config."""
-        if checkpoint is not None:
+        if getattr(model, 'weights_in_graph', False):
+            pass  # an ONNX graph: its weights are in the file, the "checkpoint" only carries the class names
+        elif checkpoint is not None:
             _load_checkpoint_to_model(model, checkpoint)
         else:
             warnings.warn('no weights given: predictions come from a randomly initialised model')
@@ -164,6 +175,12 @@ class OneFormerInferencer(DetInferencer):
                 raise ValueError(f'cannot read image {item}: not a decodable image file')
             return img
         if isinstance(item, np.ndarray):
+            if item.dtype != np.uint8:
+                values = f', values {item.min()}..{item.max()}' if item.size else ''
+                hint = ('convert a [0, 1] image with (img * 255).round().astype(np.uint8)'
+                        if item.dtype == bool or np.issubdtype(item.dtype, np.floating) else
+                        'convert it with img.astype(np.uint8) after scaling to 0..255')
+                raise ValueError(f'image arrays must be uint8 BGR (values 0..255), got {item.dtype}{values}; {hint}')
             if item.ndim == 2 or (item.ndim == 3 and item.shape[2] == 1):
                 return np.repeat(item.reshape(*item.shape[:2], 1), 3, axis=2)
             if item.ndim == 3 and item.shape[2] in (3, 4):
@@ -171,11 +188,23 @@ class OneFormerInferencer(DetInferencer):
             raise ValueError(f'image arrays must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {item.shape}')
         raise TypeError(f'an input must be an image path or a numpy array, got {type(item).__name__}')
 
-    def preprocess(self, inputs: list, batch_size: int = 1, **kwargs) -> Iterator[Tuple[List[dict], dict]]:
-        """Yield ``(originals, batch)``: each original is ``dict(img=BGR array, path=str|None, stem=str)``."""
+    def preprocess(self, inputs: list, batch_size: int = 1, skipped: Optional[list] = None,
+                   **kwargs) -> Iterator[Tuple[List[dict], dict]]:
+        """Yield ``(originals, batch)``: each original is ``dict(img=BGR array, path=str|None, stem=str)``.
+
+        With a ``skipped`` list, image files that cannot be read are appended to it (with a warning) instead of
+        raising.
+        """
         used, chunk = set(), []
         for index, item in enumerate(inputs):
-            img = self.load_image(item)
+            try:
+                img = self.load_image(item)
+            except (FileNotFoundError, ValueError) as e:
+                if skipped is None or not isinstance(item, str):
+                    raise
+                warnings.warn(f'skipping {item}: {e}')
+                skipped.append(item)
+                continue
             path = item if isinstance(item, str) else None
             data = self.pipeline(img)
             if path is not None:
@@ -190,7 +219,10 @@ class OneFormerInferencer(DetInferencer):
     # ------------------------------------------------------------------ run
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> List[DetDataSample]:
-        return [strip_tasks(s, self._tasks) for s in self.model.test_step(inputs)]
+        """Several tasks: one backbone pass, each output from its own token; one task: only its output."""
+        data = self.model.data_preprocessor(inputs, False)
+        samples = self.model.predict(data['inputs'], data['data_samples'], tasks=self._tasks)
+        return [strip_tasks(s, self._tasks) for s in samples]
 
     def __call__(self,
                  inputs: InputsType,
@@ -221,8 +253,10 @@ class OneFormerInferencer(DetInferencer):
             return_datasamples (bool): Return :class:`DetDataSample` objects instead of dicts.
 
         Returns:
-            dict: ``predictions`` (per image, see :func:`oneformer.apis.predictions.sample_to_dict`) and
-            ``visualization`` (per image ``{task: RGB array}`` if ``return_vis``, else an empty list).
+            dict: ``predictions`` (per image, see :func:`oneformer.apis.predictions.sample_to_dict`),
+            ``visualization`` (per image ``{task: RGB array}`` if ``return_vis``, else an empty list) and
+            ``skipped``: the files of a folder input that could not be read (they are warned about and skipped;
+            an unreadable file given explicitly raises).
         """
         if kwargs:
             raise TypeError(f'unknown arguments {sorted(kwargs)}')
@@ -235,7 +269,9 @@ class OneFormerInferencer(DetInferencer):
             finally:
                 self.task = previous
         items = self._inputs_to_list(inputs)
-        batches = self.preprocess(items, batch_size=batch_size)
+        skipped = []
+        folder = isinstance(inputs, str) and osp.isdir(inputs)
+        batches = self.preprocess(items, batch_size=batch_size, skipped=skipped if folder else None)
         if self.show_progress:
             batches = track(batches, description='Inference', total=-(-len(items) // batch_size))
         results = dict(predictions=[], visualization=[])
@@ -247,6 +283,10 @@ class OneFormerInferencer(DetInferencer):
                                    pred_out_dir='' if no_save_pred else out_dir)
             results['predictions'].extend(out['predictions'])
             results['visualization'].extend(out['visualization'] or [])
+        results['skipped'] = skipped
+        if skipped:
+            warnings.warn(f'{len(skipped)} of {len(items)} files of {inputs} could not be read and were skipped: '
+                          + ', '.join(skipped))
         return results
 
     def visualize(self,

@@ -9,10 +9,8 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import encode_mask_results
 
-from ..utils.compat import id2rgb
-
-#: data-sample field of each task's prediction
-TASK_FIELDS = {'panoptic': 'pred_panoptic_seg', 'instance': 'pred_instances', 'semantic': 'pred_sem_seg'}
+from ..compat import id2rgb
+from ..tasks import PRED_FIELDS
 
 
 def panoptic_segments(ids: np.ndarray, classes: Sequence[str], num_things: int) -> list:
@@ -49,10 +47,10 @@ def sample_to_dict(sample: DetDataSample, classes: Sequence[str], num_things: in
     out = {}
     if sample.get('img_path', None):
         out['img_path'] = sample.img_path
-    if TASK_FIELDS['panoptic'] in sample:
+    if PRED_FIELDS['panoptic'] in sample:
         ids = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy().astype(np.int64)
         out['panoptic'] = dict(seg=ids, segments_info=panoptic_segments(ids, classes, num_things))
-    if TASK_FIELDS['instance'] in sample:
+    if PRED_FIELDS['instance'] in sample:
         inst = sample.pred_instances.cpu()
         labels = inst.labels.numpy().astype(np.int64)
         out['instance'] = dict(
@@ -61,7 +59,7 @@ def sample_to_dict(sample: DetDataSample, classes: Sequence[str], num_things: in
             bboxes=inst.bboxes.numpy().astype(np.float32).reshape(-1, 4),
             masks=inst.masks.numpy().astype(bool),
             categories=[classes[i] for i in labels.tolist()])
-    if TASK_FIELDS['semantic'] in sample:
+    if PRED_FIELDS['semantic'] in sample:
         out['semantic'] = dict(seg=sample.pred_sem_seg.sem_seg[0].cpu().numpy().astype(np.int64))
     return out
 
@@ -105,7 +103,7 @@ def save_prediction(pred: Dict, out_dir: str, stem: str, classes: Sequence[str])
 
 def strip_tasks(sample: DetDataSample, tasks: Sequence[str]) -> DetDataSample:
     """Remove the predictions of tasks not in ``tasks`` (the model always writes all three)."""
-    for task, field in TASK_FIELDS.items():
+    for task, field in PRED_FIELDS.items():
         if task not in tasks and field in sample:
             delattr(sample, field)
     return sample

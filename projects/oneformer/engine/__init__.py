@@ -1,5 +1,20 @@
-"""Training engine pieces. Importing this package registers ``OneFormerOptimWrapperConstructor`` in mmdet's
-``OPTIM_WRAPPER_CONSTRUCTORS``."""
+"""Training engine pieces: optimizer constructor and wrappers (registered in mmdet's registries), and the config
+edits of ``tools/train.py`` / ``tools/test.py``."""
+from .hooks import ClassCountCheckHook, LogLastIterHook, RNGStateHook
 from .optim_constructor import OneFormerOptimWrapperConstructor
+from .optim_wrappers import AMP_WRAPPERS, FiniteGradAmpOptimWrapper, FiniteGradOptimWrapper
+from .runner_config import (
+    add_default_hooks,
+    add_summary_hook,
+    metric_task,
+    select_task_metrics,
+    set_test_tasks,
+    setup_test_cfg,
+    setup_train_cfg,
+)
 
-__all__ = ['OneFormerOptimWrapperConstructor']
+__all__ = [
+    'OneFormerOptimWrapperConstructor', 'FiniteGradOptimWrapper', 'FiniteGradAmpOptimWrapper', 'AMP_WRAPPERS',
+    'add_summary_hook', 'metric_task', 'select_task_metrics', 'set_test_tasks', 'setup_test_cfg', 'setup_train_cfg',
+    'add_default_hooks', 'ClassCountCheckHook', 'LogLastIterHook', 'RNGStateHook'
+]

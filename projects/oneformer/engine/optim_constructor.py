@@ -28,10 +28,8 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     keeping the learning rate from ``custom_keys``. ``embed_decay_mult`` is the one extra ``paramwise_cfg`` key.
 
-    Optionally (``grad_nan_to_num=True`` in the optim wrapper config, popped here) the built wrapper replaces
-    NaN gradients by 0 and +-inf by +-1e5 right before gradient clipping, like the official trainer. It only acts
-    when ``clip_grad`` is set; with ``AmpOptimWrapper`` it runs after unscaling, so steps with inf gradients are
-    still skipped by the loss scaler.
+    Non-finite gradients are the wrapper's business: ``type='FiniteGradOptimWrapper'`` (see
+    :mod:`.optim_wrappers`).
 
     Args:
         optim_wrapper_cfg (dict): The optim wrapper config (``optimizer``, ``clip_grad``, ...).
@@ -39,8 +37,9 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
-        optim_wrapper_cfg = dict(optim_wrapper_cfg)
-        self.grad_nan_to_num = bool(optim_wrapper_cfg.pop('grad_nan_to_num', False))
+        if 'grad_nan_to_num' in optim_wrapper_cfg:
+            raise KeyError("optim_wrapper.grad_nan_to_num was replaced by the wrapper type: use "
+                           "optim_wrapper=dict(type='FiniteGradOptimWrapper', ...) and remove grad_nan_to_num")
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
         if 'embed_decay_mult' in self.paramwise_cfg and self.base_wd is None:
             raise ValueError('paramwise_cfg.embed_decay_mult needs optimizer.weight_decay (base_wd) to be set')
@@ -80,24 +79,3 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 group['weight_decay'] = self.base_wd * mult
                 print_log(f'paramwise_options -- {mod_name}.{name}:weight_decay={group["weight_decay"]} '
                           f'({type(mod).__name__})', logger='current', level=logging.DEBUG)
-
-    def __call__(self, model: nn.Module) -> OptimWrapper:
-        optim_wrapper = super().__call__(model)
-        if self.grad_nan_to_num:
-            _add_grad_nan_to_num(optim_wrapper)
-        return optim_wrapper
-
-
-def _add_grad_nan_to_num(optim_wrapper: OptimWrapper, posinf: float = 1e5) -> None:
-    """Make ``optim_wrapper`` clean non-finite gradients before it clips them (both OptimWrapper.step and
-    AmpOptimWrapper.step call ``_clip_grad`` after the gradients are final)."""
-    clip_grad = optim_wrapper._clip_grad
-
-    def _clip_grad_finite() -> None:
-        for group in optim_wrapper.optimizer.param_groups:
-            for param in group['params']:
-                if param.grad is not None:
-                    torch.nan_to_num_(param.grad, nan=0.0, posinf=posinf, neginf=-posinf)
-        clip_grad()
-
-    optim_wrapper._clip_grad = _clip_grad_finite

@@ -73,11 +73,19 @@ def _jsonable(value):
     return str(value)
 
 
-def summarize_metrics(metrics: Optional[Dict[str, object]]) -> Dict[str, object]:
+#: headline keys of each task; a task that was evaluated but returned none of them scores 0 (see below)
+TASK_KEYS: Dict[str, Tuple[str, ...]] = {
+    'panoptic': ('PQ', 'PQ_th', 'PQ_st', 'SQ', 'RQ'), 'instance': ('AP', 'AP50', 'AP75'), 'semantic': ('mIoU', )}
+
+
+def summarize_metrics(metrics: Optional[Dict[str, object]], tasks: Iterable[str] = ()) -> Dict[str, object]:
     """Headline numbers (percent) of one evaluation.
 
     Args:
         metrics (dict | None): The merged metric dict of an mmengine ``Evaluator`` (keys with their metric prefix).
+        tasks (Iterable[str]): Tasks whose metric ran. A task among them without any of its numbers in ``metrics``
+            gets 0 for them: mmdet's ``CocoMetric`` returns nothing when there is no instance prediction at all
+            (its AP is 0), which would otherwise drop the AP columns.
 
     Returns:
         dict: ``PQ``, ``PQ_th``, ``PQ_st``, ``SQ``, ``RQ``, ``AP``, ``AP50``, ``AP75``, ``mIoU`` for those that could
@@ -86,6 +94,7 @@ def summarize_metrics(metrics: Optional[Dict[str, object]]) -> Dict[str, object]
     """
     metrics = dict(metrics or {})
     summary: Dict[str, object] = OrderedDict()
+    tasks = set(tasks)
     for out_key, candidates in _SOURCES.items():
         for name, scale in candidates:
             value = _to_float(_find(metrics, name))
@@ -93,6 +102,10 @@ def summarize_metrics(metrics: Optional[Dict[str, object]]) -> Dict[str, object]
                 # round() removes float noise of the x100 (0.413 * 100 = 41.300000000000004)
                 summary[out_key] = round(value * scale, 6)
                 break
+    for task, keys in TASK_KEYS.items():
+        if task in tasks and not any(k in summary for k in keys):
+            summary.update((k, 0.0) for k in keys)
+    summary = OrderedDict((k, summary[k]) for k in _SOURCES if k in summary)
     summary['raw'] = {k: _jsonable(v) for k, v in metrics.items()}
     return summary
 

@@ -1,8 +1,16 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import Sequence
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
 
+import mmcv
+import numpy as np
 from mmdet.evaluation import CocoPanopticMetric
+from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import METRICS
+from mmengine.logging import print_log
+
+from ..datasets.transforms.loading import check_panoptic_ids, read_panoptic_ids
 
 
 def _with_own_panoptic_map(data_sample: dict) -> dict:
@@ -15,15 +23,109 @@ def _with_own_panoptic_map(data_sample: dict) -> dict:
     return dict(data_sample, pred_panoptic_seg=pan)
 
 
+def _ids_to_rgb(ids: np.ndarray) -> np.ndarray:
+    rgb = np.zeros((*ids.shape, 3), np.uint8)
+    for i in range(3):
+        rgb[..., i] = (ids >> (8 * i)) & 255
+    return rgb
+
+
 @METRICS.register_module()
 class OneFormerPanopticMetric(CocoPanopticMetric):
-    """mmdet's ``CocoPanopticMetric`` (same arguments, keys ``coco_panoptic/PQ`` ...) that does not modify the
-    model's predictions.
+    """mmdet's ``CocoPanopticMetric`` (same arguments, keys ``coco_panoptic/PQ`` ...) that checks the ground truth,
+    supports a subset of the JSON categories and does not modify the model's predictions.
 
-    mmdet 3.3 turns ``pred_panoptic_seg.sem_seg`` into a numpy *view* and writes VOID (0) into it, so everything
-    that reads the predictions after the evaluator - ``DetVisualizationHook`` (``tools/test.py --show-dir``),
-    ``DumpDetResults`` (``--out``) - sees void pixels as id 0, i.e. class 0. This subclass hands the parent a copy.
+    - **Ground-truth check**: every ground-truth PNG must match its ``segments_info`` in both directions, as in
+      training (:func:`~oneformer.datasets.check_panoptic_ids`); mmdet silently evaluates against a PNG id missing
+      from the JSON (its pixels are neither void nor a segment) or a listed segment without pixels (a false
+      negative). A ``ValueError`` names the file and the id. Listed segments with ``area == 0`` are allowed to be
+      absent (the datasets drop them too).
+    - **Class subset**: when ``dataset_meta['classes']`` (the dataset's ``metainfo``) is a subset of the JSON
+      categories (see :class:`~oneformer.datasets.OneFormerPanopticDataset`), the other categories are left out of
+      PQ and their ground-truth segments become void: the PNGs are rewritten to ``{outfile_prefix}.gt_subset/``
+      (a temporary folder unless ``outfile_prefix`` is set).
+    - **Predictions untouched**: mmdet 3.3 turns ``pred_panoptic_seg.sem_seg`` into a numpy *view* and writes VOID
+      (0) into it, so everything that reads the predictions after the evaluator - ``DetVisualizationHook``
+      (``tools/test.py --show-dir``), ``DumpDetResults`` (``--out``) - sees void pixels as id 0, i.e. class 0. This
+      subclass hands the parent a copy.
+    - Predicted labels beyond the dataset's classes raise a ``ValueError`` naming both class counts (mmdet fails
+      with ``KeyError: np.int32(...)``).
+
+    Args:
+        check_gt (bool): Check every ground-truth PNG against its ``segments_info``. Defaults to True.
+        **kwargs: Arguments of mmdet's :class:`CocoPanopticMetric`.
     """
 
+    def __init__(self, *args, check_gt: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.check_gt = check_gt
+        self._src_seg_prefix = self.seg_prefix
+        self._void_ids: Optional[Dict[int, List[int]]] = None  # image id -> ids of excluded segments
+
+    # ------------------------------------------------------------------ class subset
+    def _prepare_subset(self) -> None:
+        """Once ``dataset_meta`` is known: drop JSON categories outside the dataset's classes."""
+        if self._void_ids is not None or self._coco_api is None or not self.dataset_meta:
+            return
+        self._void_ids = {}
+        names = set(self.dataset_meta['classes'])
+        excluded = {cat_id for cat_id, cat in self._coco_api.cats.items() if cat['name'] not in names}
+        if not excluded:
+            return
+        self._coco_api.cats = {k: v for k, v in self._coco_api.cats.items() if k not in excluded}
+        self.categories = self._coco_api.cats
+        for img_id, segs in list(self._coco_api.imgToAnns.items()):
+            self._void_ids[img_id] = [s['id'] for s in segs if s['category_id'] in excluded]
+            self._coco_api.imgToAnns[img_id] = [s for s in segs if s['category_id'] not in excluded]
+        self.seg_prefix = f'{self.outfile_prefix}.gt_subset'
+        os.makedirs(self.seg_prefix, exist_ok=True)
+        print_log(f'OneFormerPanopticMetric: {len(excluded)} JSON categories are not in the dataset classes; their '
+                  f'ground-truth segments are void (ground-truth PNGs rewritten to {self.seg_prefix})',
+                  logger='current')
+
+    # ------------------------------------------------------------------ ground truth
+    def _check_gt(self, data_sample: dict) -> None:
+        """Check (and, for a class subset, rewrite) the ground-truth PNG the parent will evaluate against."""
+        if self._src_seg_prefix is None:
+            return
+        segm_file = osp.basename(data_sample['img_path']).replace('.jpg', '.png')  # the parent's naming
+        path = osp.join(self._src_seg_prefix, segm_file)
+        img_id = data_sample['img_id']
+        if self._coco_api is not None:
+            segments = self._coco_api.imgToAnns[img_id]
+            void = (self._void_ids or {}).get(img_id, [])
+        elif 'segments_info' in data_sample:
+            segments = data_sample['segments_info']
+            void = data_sample.get('ignored_segment_ids', [])
+        else:
+            return
+        rewrite = bool(self._void_ids)
+        if not (self.check_gt or rewrite):
+            return
+        ids = read_panoptic_ids(path, self.backend_args)
+        if self.check_gt:
+            check_panoptic_ids(ids, [s['id'] for s in segments if s.get('area', 1) > 0], path, void)
+        if rewrite:
+            if void:
+                ids = np.where(np.isin(ids, void), 0, ids)
+            mmcv.imwrite(_ids_to_rgb(ids)[..., ::-1], osp.join(self.seg_prefix, segm_file))
+
+    def _check_labels(self, data_sample: dict) -> None:
+        pan = data_sample.get('pred_panoptic_seg')
+        if pan is None or 'sem_seg' not in pan:
+            return
+        num_classes = len(self.dataset_meta['classes'])
+        top = int((pan['sem_seg'] % INSTANCE_OFFSET).max()) if pan['sem_seg'].numel() else 0
+        if top > num_classes:  # num_classes itself is void
+            raise ValueError(
+                f'the model predicts class {top} but the dataset ({data_sample.get("img_path")}) has {num_classes} '
+                'classes: model.panoptic_head / panoptic_fusion_head num_things_classes + num_stuff_classes must '
+                "equal the number of classes in the dataset's metainfo")
+
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        super().process(data_batch, [_with_own_panoptic_map(ds) for ds in data_samples])
+        self._prepare_subset()
+        samples = [_with_own_panoptic_map(ds) for ds in data_samples]
+        for ds in samples:
+            self._check_labels(ds)
+            self._check_gt(ds)
+        super().process(data_batch, samples)

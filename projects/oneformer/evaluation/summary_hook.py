@@ -2,13 +2,14 @@
 import json
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
+from mmdet.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from mmdet.registry import HOOKS
+from ..tasks import TASK_METRICS
 from .metric_summary import format_markdown_table, summarize_metrics
 
 
@@ -44,10 +45,24 @@ class TaskMetricsSummaryHook(Hook):
     def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         self._summarize(runner, metrics, mode='test')
 
+    @staticmethod
+    def _evaluated_tasks(runner, mode: str) -> Tuple[str, ...]:
+        """Tasks whose metric ran in the ``mode`` evaluator (format-only metrics compute nothing)."""
+        try:
+            evaluator = getattr(runner, f'{mode}_evaluator', None)
+        except Exception:  # a runner without that loop
+            return ()
+        tasks = []
+        for metric in getattr(evaluator, 'metrics', None) or ():
+            if getattr(metric, 'format_only', False):
+                continue
+            tasks.extend(t for t, names in TASK_METRICS.items() if type(metric).__name__ in names)
+        return tuple(tasks)
+
     def _summarize(self, runner, metrics: Optional[Dict[str, float]], mode: str) -> None:
         if not metrics:
             return
-        summary = summarize_metrics(metrics)
+        summary = summarize_metrics(metrics, self._evaluated_tasks(runner, mode))
         table = format_markdown_table(summary, digits=self.digits)
         if table:
             print_log(f'OneFormer {mode} summary (percent):\n{table}', logger=runner.logger)

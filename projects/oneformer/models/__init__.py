@@ -1,13 +1,12 @@
+from .backbones import DiNAT
+from .decode_heads import OneFormerSegHead  # noqa: F401  (registers in mmseg's MODELS)
+from .dense_heads import OneFormerHead
+from .detectors import OneFormer
+from .layers import TaskEncoder, TaskGuidedQueryTransformer, TextMapper
 from .losses import QueryTextContrastiveLoss
-from .oneformer import OneFormer
-from .oneformer_fusion_head import OneFormerFusionHead
-from .oneformer_head import OneFormerHead
-from .query_transformer import TaskGuidedQueryTransformer
-from .seg_head import OneFormerSegHead  # noqa: F401  (registers in mmseg's MODELS)
-from .task_encoder import TaskEncoder
-from .text_mapper import TextMapper
+from .seg_heads import OneFormerFusionHead
 
 __all__ = [
-    'OneFormer', 'OneFormerHead', 'OneFormerFusionHead', 'TaskEncoder', 'TaskGuidedQueryTransformer',
-    'TextMapper', 'QueryTextContrastiveLoss'
+    'DiNAT', 'OneFormer', 'OneFormerHead', 'OneFormerFusionHead', 'OneFormerSegHead', 'TaskEncoder',
+    'TaskGuidedQueryTransformer', 'TextMapper', 'QueryTextContrastiveLoss'
 ]

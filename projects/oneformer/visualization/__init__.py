@@ -1,3 +1,3 @@
-from .visualizer import TASK_FIELDS, OneFormerVisualizer
+from .visualizer import OneFormerVisualizer
 
-__all__ = ['OneFormerVisualizer', 'TASK_FIELDS']
+__all__ = ['OneFormerVisualizer']

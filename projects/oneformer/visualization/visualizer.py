@@ -3,18 +3,92 @@ from typing import Dict, Optional
 
 import mmcv
 import numpy as np
+import torch
 from mmdet.registry import VISUALIZERS
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import BaseBoxes
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmdet.visualization import DetLocalVisualizer
+from mmengine.structures import InstanceData, PixelData
 
-# (task, data-sample field) in panel order
-TASK_FIELDS = (('panoptic', 'pred_panoptic_seg'), ('instance', 'pred_instances'), ('semantic', 'pred_sem_seg'))
+from ..tasks import PRED_FIELDS  # panel order = task order
+
+
+def _repeat(x, factor: int):
+    """Nearest-neighbour upscale of the last two axes of a tensor / array by an integer factor."""
+    if isinstance(x, torch.Tensor):
+        return x.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+    return np.asarray(x).repeat(factor, axis=-2).repeat(factor, axis=-1)
+
+
+def upscale_sample(sample: DetDataSample, factor: int) -> DetDataSample:
+    """A copy of ``sample`` whose masks, maps and boxes (gt and pred) are ``factor`` times larger."""
+    out = DetDataSample(metainfo=sample.metainfo)
+    for field in sample.keys():
+        value = sample.get(field)
+        if isinstance(value, PixelData):
+            new = PixelData(metainfo=value.metainfo)
+            for key in value.keys():
+                new.set_field(_repeat(value.get(key), factor), key)
+        elif isinstance(value, InstanceData):
+            new = value.clone()
+            if 'masks' in value:
+                masks = value.masks
+                if isinstance(masks, (BitmapMasks, PolygonMasks)):
+                    new.masks = masks.resize((masks.height * factor, masks.width * factor))
+                else:
+                    new.masks = _repeat(masks, factor)
+            if 'bboxes' in value:
+                boxes = value.bboxes
+                if isinstance(boxes, BaseBoxes):
+                    boxes = boxes.clone()
+                    boxes.rescale_((factor, factor))
+                    new.bboxes = boxes
+                else:
+                    new.bboxes = boxes * factor
+        else:
+            new = value
+        out.set_field(new, field)
+    return out
 
 
 @VISUALIZERS.register_module()
 class OneFormerVisualizer(DetLocalVisualizer):
     """mmdet's :class:`DetLocalVisualizer`, but panoptic, instance and semantic predictions are drawn side by side
-    (mmdet overlays them all on one image), and an all-void panoptic map draws nothing instead of crashing."""
+    (mmdet overlays them all on one image), an all-void panoptic map draws nothing instead of crashing, and small
+    images are upscaled before drawing.
+
+    mmdet writes the class labels in a fixed 6-13 px font, so on small images they cover each other and the
+    objects. Images whose longer side is below ``min_draw_size`` are therefore enlarged by an integer factor
+    (nearest neighbour, masks and boxes alike) before drawing; the drawings are then that many times larger than the
+    input (:meth:`draw_scale` gives the factor).
+
+    Args:
+        name (str): Instance name (mmengine's ``ManagerMixin``). Defaults to 'visualizer'.
+        min_draw_size (int): Longer side below which images are upscaled for drawing; 0 disables it.
+            Defaults to 512.
+        *args, **kwargs: Further arguments of :class:`DetLocalVisualizer`.
+    """
+
+    def __init__(self, name: str = 'visualizer', *args, min_draw_size: int = 512, **kwargs) -> None:
+        super().__init__(name, *args, **kwargs)
+        if min_draw_size < 0:
+            raise ValueError(f'min_draw_size must be >= 0, got {min_draw_size}')
+        self.min_draw_size = min_draw_size
+
+    def draw_scale(self, height: int, width: int) -> int:
+        """Integer factor images of this size are upscaled by before drawing (1 = not upscaled)."""
+        longer = max(height, width)
+        if not self.min_draw_size or longer <= 0 or longer >= self.min_draw_size:
+            return 1
+        return max(1, int(round(self.min_draw_size / longer)))
+
+    def _upscaled(self, image: np.ndarray, data_sample: Optional[DetDataSample]):
+        factor = self.draw_scale(*image.shape[:2])
+        if factor == 1:
+            return image, data_sample
+        image = image.repeat(factor, axis=0).repeat(factor, axis=1)
+        return image, (upscale_sample(data_sample, factor) if data_sample is not None else None)
 
     def _draw_panoptic_seg(self, image: np.ndarray, panoptic_seg, classes, palette) -> np.ndarray:
         ids = np.unique(panoptic_seg.sem_seg[0])
@@ -25,12 +99,17 @@ class OneFormerVisualizer(DetLocalVisualizer):
 
     def draw_tasks(self, image: np.ndarray, data_sample: DetDataSample,
                    pred_score_thr: float = 0.3) -> Dict[str, np.ndarray]:
-        """One RGB image per predicted task present in ``data_sample``: {'panoptic': ..., 'instance': ...}."""
+        """One RGB image per predicted task present in ``data_sample``: {'panoptic': ..., 'instance': ...}
+        (upscaled by :meth:`draw_scale` when the image is small)."""
+        image, data_sample = self._upscaled(image, data_sample.cpu())
+        return self._draw_task_panels(image, data_sample, pred_score_thr)
+
+    def _draw_task_panels(self, image: np.ndarray, data_sample: DetDataSample,
+                          pred_score_thr: float) -> Dict[str, np.ndarray]:
         classes = self.dataset_meta.get('classes', None)
         palette = self.dataset_meta.get('palette', None)
-        data_sample = data_sample.cpu()
         drawn = {}
-        for task, field in TASK_FIELDS:
+        for task, field in PRED_FIELDS.items():
             if field not in data_sample:
                 continue
             pred = data_sample.get(field)
@@ -53,8 +132,10 @@ class OneFormerVisualizer(DetLocalVisualizer):
                        out_file: Optional[str] = None,
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
-        """Panels: [ground truth (if drawn)] + one per predicted task."""
+        """Panels: [ground truth (if drawn)] + one per predicted task (upscaled when the image is small)."""
         image = image.clip(0, 255).astype(np.uint8)
+        if data_sample is not None:
+            image, data_sample = self._upscaled(image, data_sample.cpu())
         panels = []
         if data_sample is not None and draw_gt:
             gt = DetDataSample(metainfo=data_sample.metainfo)
@@ -66,7 +147,7 @@ class OneFormerVisualizer(DetLocalVisualizer):
                                        step=step)
                 panels.append(self.get_image())
         if data_sample is not None and draw_pred:
-            panels.extend(self.draw_tasks(image, data_sample, pred_score_thr).values())
+            panels.extend(self._draw_task_panels(image, data_sample, pred_score_thr).values())
         drawn = np.concatenate(panels, axis=1) if panels else image
         self.set_image(drawn)
         if show:

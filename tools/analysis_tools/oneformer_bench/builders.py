@@ -91,7 +91,7 @@ def calibrate_class_head(hf, pixel_values: torch.Tensor, task_inputs: torch.Tens
 
 def convert_hf(hf, p: Preset, work_dir: str) -> str:
     """``save_pretrained`` + our converter; returns the written ``config.py`` (``model.pth`` beside it)."""
-    from oneformer.converters import convert_hf_dir
+    from oneformer.model_converters import convert_hf_dir
     hf.save_pretrained(osp.join(work_dir, 'hf'))
     info = write_class_info(p, osp.join(work_dir, 'class_info.json'))
     convert_hf_dir(osp.join(work_dir, 'hf'), osp.join(work_dir, 'mm'), class_info=info, strict=True)
@@ -160,7 +160,7 @@ def build(model_cfg: ConfigDict, checkpoint: str = None, train: bool = False) ->
 
 # ---------------------------------------------------------------------------------------------------- data
 def make_synthetic(p: Preset, root: str, num_train: int) -> Dict:
-    from oneformer.datasets.synthetic import generate_synthetic_panoptic
+    from oneformer.dataset_converters import generate_synthetic_panoptic
     things, stuff = class_names(p)
     return generate_synthetic_panoptic(root, num_train=num_train, num_val=2, img_size=p.image_size, seed=0,
                                        thing_classes=things, stuff_classes=stuff)
@@ -179,11 +179,8 @@ def train_dataset_cfg(p: Preset, root: str, task: str = None) -> ConfigDict:
             t.scale = (p.image_size, p.image_size)
         elif t.type == 'RandomCrop':
             t.crop_size = (p.image_size, p.image_size)
-        elif t.type == 'OneFormerTaskTargets':
-            t.update(num_things_classes=p.num_things, num_stuff_classes=p.num_stuff, num_queries=p.num_queries,
-                     num_text_ctx=p.text_ctx)
-            if task is not None:
-                t.task_probs = {task: 1.0}
+        elif t.type == 'OneFormerTaskTargets' and task is not None:
+            t.task_probs = {task: 1.0}
     return ds
 
 

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from . import builders as B
 
-# spec §5 (README of the official repo): parameters of the COCO / ADE20K models
+# the official README: parameters of the COCO / ADE20K models
 PAPER_PARAMS_M = {'Swin-L': 219, 'ConvNeXt-L': 220, 'DiNAT-L': 223, 'ConvNeXt-XL': 372}
 PAPER_FLOPS_RATIO = 1.06  # OneFormer / Mask2Former FLOPs (issue 6)
 
@@ -48,21 +48,21 @@ def reference_formulation(model):
     CPU deformable attention) or ``scaled_dot_product_attention`` (the query transformer at inference) and would
     report their work as a saving, so both are switched to the stock formulations (grid_sample, which it skips
     on both sides, and bmm) while counting."""
-    from oneformer.models.query_attention import QueryMultiheadAttention
+    from oneformer.models.layers.memory_efficient_attention import MemoryEfficientMultiheadAttention
     head = getattr(model, 'panoptic_head', None)
-    fast_msda = getattr(head, 'use_cpu_deform_attn', None)
-    swapped = [m for m in model.modules() if isinstance(m, QueryMultiheadAttention)]
+    fast_msda = getattr(head, 'fast_cpu_deform_attn', None)
+    swapped = [m for m in model.modules() if isinstance(m, MemoryEfficientMultiheadAttention)]
     for m in swapped:
         m.__class__ = torch.nn.MultiheadAttention
     if fast_msda is not None:
-        head.use_cpu_deform_attn = False
+        head.fast_cpu_deform_attn = False
     try:
         yield
     finally:
         for m in swapped:
-            m.__class__ = QueryMultiheadAttention
+            m.__class__ = MemoryEfficientMultiheadAttention
         if fast_msda is not None:
-            head.use_cpu_deform_attn = fast_msda
+            head.fast_cpu_deform_attn = fast_msda
 
 
 def flops(model, size: int) -> Dict:

@@ -1,4 +1,5 @@
-"""The benchmark measures P1-P5 (issue 6). Each returns one JSON-able row (see :func:`timing.ratio_entry`)."""
+"""The benchmark measures P1-P5 (issue 6) and onnx (issue 12). Each returns one JSON-able row (see
+:func:`timing.ratio_entry`)."""
 import os.path as osp
 import time
 from typing import Dict, List
@@ -25,7 +26,7 @@ class Context:
         self.hf = B.make_hf_model(preset)
         self.hf_processor = B.hf_processor(preset, B.write_class_info(preset, osp.join(work_dir, 'class_info.json')))
         pixel_values = self._hf_inputs()['pixel_values']
-        from oneformer.utils import task_tokens
+        from oneformer.tasks import task_tokens
         B.calibrate_class_head(self.hf, pixel_values, task_tokens('panoptic')[None])
         self.cfg_path = B.convert_hf(self.hf, preset, work_dir)
         self.ckpt = osp.join(osp.dirname(self.cfg_path), 'model.pth')
@@ -54,7 +55,7 @@ class Context:
 # ------------------------------------------------------------------------------------------------------------ P1
 def p1_end_to_end(ctx: Context) -> Dict:
     """Pre-processing + forward + post-processing of one image, panoptic task, vs HF transformers."""
-    from oneformer.utils import tokenize
+    from oneformer.tasks import tokenize
     model, hf, proc, p = ctx.model, ctx.hf, ctx.hf_processor, ctx.p
     stuff_ids = set(range(p.num_things, p.num_classes))  # our fusion head merges stuff; HF needs them listed
     thr = model.panoptic_fusion_head.test_cfg.get('object_mask_thr')
@@ -65,7 +66,7 @@ def p1_end_to_end(ctx: Context) -> Dict:
         data = model.data_preprocessor(ctx.our_inputs(), False)
         samples = data['data_samples']
         pixel = model.panoptic_head.forward_pixel(model.extract_feat(data['inputs']))
-        res = model._predict_task(pixel, samples, ['panoptic'] * len(samples), True, ('panoptic', ))
+        res = model._predict_task(pixel, samples, 'panoptic', True, ('panoptic', ))
         return model.add_pred_to_datasample(samples, res)
 
     def ours_test_step():  # the public path: test_step with test_cfg.tasks = ('panoptic',) fills all 3 outputs
@@ -78,14 +79,14 @@ def p1_end_to_end(ctx: Context) -> Dict:
         return proc.post_process_panoptic_segmentation(out, threshold=thr, overlap_mask_area_threshold=iou,
                                                        label_ids_to_fuse=stuff_ids, target_sizes=[rgb.shape[:2]])
 
-    saved = model.eval_tasks
-    model.eval_tasks = ('panoptic', )
+    saved = model.test_tasks
+    model.test_tasks = ('panoptic', )
     try:
         with torch.no_grad():
             check = _same_weights_check(ctx, ours(), peer())
         t = ctx.fn_timer(dict(ours=ours, peer=peer, ours_test_step=ours_test_step))
     finally:
-        model.eval_tasks = saved
+        model.test_tasks = saved
     return ratio_entry(t['ours'], t['peer'], '<= 0.75', 'oneformer-mm (panoptic token, panoptic output)',
                        'HF transformers OneFormer', ours_test_step=t['ours_test_step'],
                        ours_test_step_ratio=t['ours_test_step']['median'] / t['peer']['median'], **check)
@@ -95,7 +96,7 @@ def p1_end_to_end(ctx: Context) -> Dict:
 def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
     """Both sides use the same converted weights: largest logit difference on HF's pixel values relative to the
     largest logit (class and mask logits), and the number of panoptic segments of each side."""
-    from oneformer.utils import task_tokens
+    from oneformer.tasks import task_tokens
     x = ctx._hf_inputs()['pixel_values'].to(ctx.device)
     tokens = task_tokens('panoptic')[None].to(ctx.device)
     hf_out = ctx.hf(pixel_values=x, task_inputs=tokens)
@@ -125,10 +126,10 @@ def p3_all_tasks(ctx: Context) -> Dict:
     ``test_step`` passes (what three evaluation runs with one task each cost, minus data loading)."""
     model = ctx.model
     data = ctx.our_inputs()
-    saved = model.eval_tasks
+    saved = model.test_tasks
 
     def run(tasks):
-        model.eval_tasks = tasks
+        model.test_tasks = tasks
         return model.test_step(data)
 
     try:
@@ -136,7 +137,7 @@ def p3_all_tasks(ctx: Context) -> Dict:
             ours=lambda: run(('panoptic', 'instance', 'semantic')),
             peer=lambda: [run((task, )) for task in ('panoptic', 'instance', 'semantic')]))
     finally:
-        model.eval_tasks = saved
+        model.test_tasks = saved
     return ratio_entry(t['ours'], t['peer'], '<= 0.50', 'one pass, 3 task tokens', '3 single-task passes')
 
 
@@ -204,3 +205,82 @@ def p5_pipeline(ctx: Context, train_time: Dict) -> Dict:
                      max=p.batch / train_time['min'], runs=train_time['runs'])
     return ratio_entry(pipeline_sps, model_sps, '>= 20', 'data pipeline (1 worker)', 'model training',
                        unit='samples/s', higher_is_better=True, num_workers=0)
+
+
+# ---------------------------------------------------------------------------------------------------------- onnx
+def onnx_end_to_end(ctx: Context) -> Dict:
+    """Pre-processing + forward + panoptic post-processing of one image with the network run by ONNX Runtime on
+    the CPU vs the same with PyTorch eager on the CPU: same weights, image, data preprocessor and fusion head
+    (``oneformer.deployment``); the graph is exported at the image's padded size (fixed shape). Also records the
+    largest logit difference and ONNX Runtime's per-operator time shares (``enable_profiling``)."""
+    from oneformer.deployment import OnnxOneFormer, export_onnx
+    from oneformer.deployment.compare import logit_diffs
+    p = ctx.p
+    model = ctx.model if torch.device(ctx.device).type == 'cpu' else B.build(ctx.model_cfg, ctx.ckpt)
+    cfg = B.load_cfg(ctx.cfg_path)
+    things, stuff = B.class_names(p)
+    inputs = model.data_preprocessor(ctx.our_inputs(), False)['inputs']
+    onnx_file = osp.join(ctx.work_dir, 'onnx', 'model.onnx')
+    start = time.perf_counter()
+    export_onnx(model, onnx_file, cfg, dict(classes=things + stuff, thing_classes=things, stuff_classes=stuff),
+                shape=tuple(inputs.shape[-2:]))
+    export_s = time.perf_counter() - start
+    runner = OnnxOneFormer(onnx_file, cfg=cfg, device='cpu', threads=ctx.threads)
+    task = runner.task_indices(('panoptic', ), 1)
+
+    def eager():  # the detector's predict with the panoptic token and only the panoptic post-processing
+        data = model.data_preprocessor(ctx.our_inputs(), False)
+        samples = data['data_samples']
+        pixel = model.panoptic_head.forward_pixel(model.extract_feat(data['inputs']))
+        return model.add_pred_to_datasample(samples, model._predict_task(pixel, samples, 'panoptic', True,
+                                                                         ('panoptic', )))
+
+    def onnx():  # the same with the network in ONNX Runtime
+        data = runner.data_preprocessor(ctx.our_inputs(), False)
+        samples = data['data_samples']
+        cls, masks = runner.forward_graph(data['inputs'], task)
+        res = runner.panoptic_fusion_head.predict(cls[:, 0], masks[:, 0], samples, rescale=True, tasks=('panoptic', ))
+        return model.add_pred_to_datasample(samples, res)
+
+    with torch.no_grad():
+        diffs = logit_diffs(model, runner, inputs, ('panoptic', ))['panoptic']
+        # saturated probabilities (the calibrated random model's, as a trained model's) tie the panoptic argmax
+        # between queries: float rounding may then assign a few pixels to another query; count them
+        maps = [f()[0].pred_panoptic_seg.sem_seg for f in (eager, onnx)]
+        differ = int((maps[0] != maps[1]).sum())
+        t = time_interleaved(dict(onnx=onnx, eager=eager), p.warmup, p.repeats)  # both on the CPU: no device sync
+    import onnxruntime
+    return ratio_entry(t['onnx'], t['eager'], '<= 0.70', f'ONNX Runtime {onnxruntime.__version__} (CPU)',
+                       'PyTorch eager (CPU)', export_s=export_s, onnx_mb=osp.getsize(onnx_file) / 2**20,
+                       max_rel_logit_diff=max(diffs['cls']['rel'], diffs['mask']['rel']),
+                       panoptic_pixels_differ=differ, panoptic_pixels=maps[0].numel(),
+                       ort_ops=_ort_op_shares(onnx_file, inputs, task, ctx.threads))
+
+
+def _ort_op_shares(onnx_file: str, inputs: torch.Tensor, task: np.ndarray, threads: int, top: int = 12) -> List:
+    """ONNX Runtime's kernel time per operator type over one profiled run (after one warm-up run):
+    ``[{'op', 'ms', 'share', 'nodes'}]``, largest first."""
+    import json
+
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.enable_profiling = True
+    options.profile_file_prefix = osp.join(osp.dirname(onnx_file), 'ort_profile')
+    session = ort.InferenceSession(onnx_file, options, providers=['CPUExecutionProvider'])
+    feed = dict(inputs=inputs.numpy(), task=task)
+    for _ in range(2):
+        session.run(None, feed)
+    with open(session.end_profiling(), encoding='utf-8') as f:
+        events = json.load(f)
+    runs = [e for e in events if e.get('cat') == 'Session' and e.get('name') == 'model_run']
+    last_run_start = runs[-1]['ts'] if runs else 0
+    totals: Dict[str, List[float]] = {}
+    for e in events:
+        if e.get('cat') == 'Node' and e.get('name', '').endswith('_kernel_time') and e['ts'] >= last_run_start:
+            entry = totals.setdefault(e['args']['op_name'], [0.0, 0])
+            entry[0] += e['dur'] / 1000
+            entry[1] += 1
+    total = sum(ms for ms, _ in totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]
+    return [dict(op=op, ms=ms, share=ms / total, nodes=n) for op, (ms, n) in ranked]

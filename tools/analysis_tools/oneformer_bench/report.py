@@ -8,6 +8,7 @@ TITLES = {
     'P4_time': 'P4 training iteration',
     'P4_memory': 'P4 training peak memory',
     'P5': 'P5 data pipeline / model throughput',
+    'onnx': 'ONNX Runtime end-to-end (pre + forward + post, panoptic, CPU)',
 }
 
 
@@ -29,6 +30,8 @@ def rows(results: Dict) -> List[Dict]:
         out += [('P4_time', results['P4']['time']), ('P4_memory', results['P4']['memory'])]
     if 'P5' in results:
         out.append(('P5', results['P5']))
+    if 'onnx' in results:
+        out.append(('onnx', results['onnx']))
     return out
 
 

@@ -4,13 +4,16 @@ Both loaders write ``gt_masks`` (one :class:`BitmapMasks` per segment, things *a
 masks), ``gt_bboxes_labels``, ``gt_ignore_flags`` (crowd) and ``gt_seg_map`` (255 = void). mmdet's augmentations
 (flip, resize, crop, pad, photometric) transform these keys consistently; the per-task OneFormer targets are
 derived afterwards by :class:`~oneformer.datasets.transforms.OneFormerTaskTargets`.
+
+The test-time loaders (:class:`LoadPanopticTestAnnotations`, :class:`LoadSemSegMap`) decode the annotation files the
+same way as the training loaders and apply the same checks, so data that trains also validates.
 """
-from typing import List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmdet.datasets.transforms import LoadAnnotations
+from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
@@ -45,6 +48,80 @@ def _pack_segments(results: dict, masks: List[np.ndarray], labels: List[int], cr
     results['gt_seg_map'] = seg_map
 
 
+def read_panoptic_ids(path: str, backend_args: Optional[dict] = None, imdecode_backend: str = 'cv2') -> np.ndarray:
+    """Segment ids ``R + 256 G + 256^2 B`` (int32, (H, W)) of a COCO-panoptic PNG; errors name the file.
+
+    Unlike mmdet's loader the decoded (H, W, 3) array is not squeezed, so 1-pixel-high or -wide PNGs work.
+    """
+    try:
+        img_bytes = get(path, backend_args=backend_args)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'Panoptic annotation PNG not found: {path}') from e
+    png = mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb', backend=imdecode_backend)
+    if png is None:
+        raise ValueError(f'Cannot decode panoptic annotation PNG {path}')
+    png = png.astype(np.int32)
+    return png[..., 0] + 256 * png[..., 1] + 256 * 256 * png[..., 2]
+
+
+def check_panoptic_ids(ids: np.ndarray, segment_ids: Iterable[int], path: str,
+                       void_ids: Iterable[int] = ()) -> None:
+    """The strict COCO-panoptic check shared by training, test-time loading, evaluation and ``check_dataset``.
+
+    Every non-void id of the PNG must be listed (in ``segment_ids`` or ``void_ids``, the segments of categories
+    that are deliberately ignored), no id may be listed twice, and every listed segment must have pixels.
+
+    Args:
+        ids (np.ndarray): Segment ids of the PNG (0 = void).
+        segment_ids (Iterable[int]): Ids listed in ``segments_info``.
+        path (str): The PNG, named in the errors.
+        void_ids (Iterable[int]): Listed ids whose pixels count as void (categories outside the dataset classes).
+
+    Raises:
+        ValueError: naming the file and the offending id(s).
+    """
+    listed = [int(i) for i in segment_ids]
+    void_ids = {int(i) for i in void_ids}
+    dup = sorted({i for i in listed if listed.count(i) > 1} | (set(listed) & void_ids))
+    if dup:
+        raise ValueError(f'segments_info of {path} lists segment id(s) {dup} more than once')
+    present = set(np.unique(ids).tolist()) - {0}
+    unlisted = sorted(present - set(listed) - void_ids)
+    if unlisted:
+        raise ValueError(f'Panoptic PNG {path} contains segment id(s) {unlisted} that are not in segments_info')
+    absent = [i for i in listed if i not in present]
+    if absent:
+        which = f'id {absent[0]} is' if len(absent) == 1 else f'ids {absent} are'
+        raise ValueError(f'Segment {which} listed in segments_info but absent from the PNG {path}')
+
+
+def read_label_map(path: str, backend_args: Optional[dict] = None, imdecode_backend: str = 'pillow') -> np.ndarray:
+    """A semantic label map as a 2-D integer array (palette / grayscale / 16-bit PNGs), errors naming the file.
+
+    Pillow returns the palette *indices* of palette PNGs (mmseg / VOC label format); cv2 would return their
+    colours, so every semantic loader of this package reads label maps here.
+    """
+    try:
+        img_bytes = get(path, backend_args=backend_args)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'Semantic label map not found: {path}') from e
+    try:
+        label = mmcv.imfrombytes(img_bytes, flag='unchanged', backend=imdecode_backend)
+    except Exception as e:  # PIL.UnidentifiedImageError, cv2 errors on truncated files
+        raise ValueError(f'Cannot decode semantic label map {path}: {e}') from e
+    if label is None:
+        raise ValueError(f'Cannot decode semantic label map {path}')
+    label = np.asarray(label)
+    if label.ndim == 3 and label.shape[2] == 1:
+        label = label[..., 0]
+    if label.ndim != 2:
+        raise ValueError(f'Semantic label map {path} must be single-channel (class index per pixel: a palette, '
+                         f'grayscale or 16-bit PNG), got shape {label.shape}; convert colour-coded maps to indices')
+    if not np.issubdtype(label.dtype, np.integer):
+        raise ValueError(f'Semantic label map {path} must hold integer class indices, got {label.dtype}')
+    return label
+
+
 @TRANSFORMS.register_module()
 class LoadPanopticSegments(BaseTransform):
     """Load a COCO-panoptic PNG as one mask per segment (things, stuff and crowd).
@@ -52,12 +129,15 @@ class LoadPanopticSegments(BaseTransform):
     The PNG encodes segment ids as ``R + 256 G + 256^2 B`` (0 = void). ``segments_info`` is the dataset's list of
     segments of the image, each a dict with ``id``, ``category`` (contiguous label, things first), ``iscrowd`` and
     optionally ``is_thing``. Loading is strict: every non-void id of the PNG must be listed in ``segments_info`` and
-    every listed segment must have pixels, otherwise a ``ValueError`` names the file and the id.
+    every listed segment must have pixels, otherwise a ``ValueError`` names the file and the id. Ids in
+    ``ignored_segment_ids`` (segments of JSON categories outside the dataset's classes, see
+    :class:`~oneformer.datasets.OneFormerPanopticDataset`) are void.
 
     Required Keys:
 
     - seg_map_path
     - segments_info
+    - ignored_segment_ids (optional)
     - classes (optional, gives ``num_classes`` when not configured)
     - num_things_classes (optional, checks ``is_thing``)
 
@@ -87,14 +167,7 @@ class LoadPanopticSegments(BaseTransform):
         self.backend_args = backend_args
 
     def _read_ids(self, path: str) -> np.ndarray:
-        try:
-            img_bytes = get(path, backend_args=self.backend_args)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f'Panoptic annotation PNG not found: {path}') from e
-        png = mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb', backend=self.imdecode_backend)
-        if png is None:
-            raise ValueError(f'Cannot decode panoptic annotation PNG {path}')
-        return self.rgb2id(png)
+        return read_panoptic_ids(path, self.backend_args, self.imdecode_backend)
 
     def transform(self, results: dict) -> dict:
         path = results.get('seg_map_path')
@@ -112,14 +185,7 @@ class LoadPanopticSegments(BaseTransform):
         num_things = results.get('num_things_classes')
 
         segments = results['segments_info']
-        listed = [int(s['id']) for s in segments]
-        dup = sorted({i for i in listed if listed.count(i) > 1})
-        if dup:
-            raise ValueError(f'segments_info of {path} lists segment id(s) {dup} more than once')
-        present = np.unique(ids)
-        unlisted = sorted(set(present.tolist()) - {0} - set(listed))
-        if unlisted:
-            raise ValueError(f'Panoptic PNG {path} contains segment id(s) {unlisted} that are not in segments_info')
+        check_panoptic_ids(ids, [s['id'] for s in segments], path, results.get('ignored_segment_ids', ()))
 
         masks, labels, crowd = [], [], []
         max_label = max([int(s['category']) for s in segments], default=0)
@@ -135,8 +201,6 @@ class LoadPanopticSegments(BaseTransform):
                                  f'is a {"thing" if label < num_things else "stuff"} class '
                                  f'(num_things_classes={num_things})')
             mask = ids == seg_id
-            if not mask.any():
-                raise ValueError(f'Segment id {seg_id} is listed in segments_info but absent from the PNG {path}')
             masks.append(mask)
             labels.append(int(label))
             crowd.append(bool(seg.get('iscrowd', 0)))
@@ -150,12 +214,72 @@ class LoadPanopticSegments(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class LoadSemSegAsSegments(LoadAnnotations):
-    """Load a semantic label map as one (non-crowd) segment per class present, for semantic-only data.
+class LoadPanopticTestAnnotations(LoadPanopticAnnotations):
+    """mmdet's :class:`LoadPanopticAnnotations` (same arguments and keys) with the checks of training, for test
+    pipelines.
 
-    The label map is read by mmdet's :class:`LoadAnnotations` (so ``reduce_zero_label`` and a dataset
-    ``label_map`` apply); pixels equal to ``ignore_index`` are void and belong to no segment. The keys written are
-    those of :class:`LoadPanopticSegments`, with ``gt_seg_map`` using 255 as void.
+    - The PNG must match ``segments_info`` in both directions (:func:`check_panoptic_ids`); a ``ValueError`` names
+      the file and the id, where mmdet's loader silently evaluates against a broken annotation.
+    - 1-pixel-high or -wide images work (mmdet squeezes the decoded PNG and fails with ``OverflowError``).
+    - ``ignored_segment_ids`` (segments of JSON categories outside the dataset's classes) are void.
+
+    Keys as mmdet's: ``gt_masks`` holds the thing segments (``is_thing``), ``gt_seg_map`` every segment's class
+    (255 = void), boxes and labels come from the dataset's ``instances``.
+
+    Args:
+        check (bool): Apply the strict PNG / ``segments_info`` check. Defaults to True.
+        **kwargs: Arguments of mmdet's :class:`LoadPanopticAnnotations`.
+    """
+
+    def __init__(self, check: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+
+    def _load_masks_and_semantic_segs(self, results: dict) -> None:
+        path = results.get('seg_map_path', None)
+        if path is None:  # inference on images without annotations
+            return
+        if 'segments_info' not in results:
+            raise KeyError(f"LoadPanopticTestAnnotations needs 'segments_info' for {path}")
+        ids = read_panoptic_ids(path, self.backend_args, self.imdecode_backend)
+        segments = results['segments_info']
+        if self.check:
+            check_panoptic_ids(ids, [s['id'] for s in segments], path, results.get('ignored_segment_ids', ()))
+        ori_shape = results.get('ori_shape')
+        if ori_shape is not None and tuple(ori_shape[:2]) != ids.shape:
+            raise ValueError(f'Panoptic PNG {path} has shape {ids.shape} but the image '
+                             f"{results.get('img_path')} has shape {tuple(ori_shape[:2])}")
+        gt_seg = np.full(ids.shape, IGNORE_INDEX, dtype=np.int32)
+        gt_masks = []
+        for seg in segments:
+            mask = ids == seg['id']
+            gt_seg[mask] = seg['category']
+            if seg.get('is_thing'):
+                gt_masks.append(mask.astype(np.uint8))
+        if self.with_mask:
+            h, w = ids.shape
+            results['gt_masks'] = BitmapMasks(gt_masks, h, w)
+        if self.with_seg:
+            max_label = max([int(s['category']) for s in segments], default=0)
+            results['gt_seg_map'] = gt_seg.astype(_seg_map_dtype(None, max_label))
+
+    def __repr__(self) -> str:
+        return f'{super().__repr__()[:-1]}, check={self.check})'
+
+
+@TRANSFORMS.register_module()
+class LoadSemSegMap(BaseTransform):
+    """Load a semantic label map into ``gt_seg_map`` (255 = void): the test-time counterpart of
+    :class:`LoadSemSegAsSegments`, with the same decoder and checks.
+
+    Label maps are decoded by :func:`read_label_map` (Pillow: palette PNGs give their indices, as in mmseg / VOC;
+    mmdet's ``LoadAnnotations(with_seg=True)`` decodes them with cv2 into colours). ``reduce_zero_label`` and a
+    dataset ``label_map`` (``results['label_map']``) apply as in mmdet; labels outside ``[0, num_classes)`` raise
+    a ``ValueError`` naming the file.
+
+    Required Keys: ``seg_map_path``; optional ``classes`` (gives ``num_classes``), ``label_map``.
+
+    Added Keys: ``gt_seg_map`` (np.uint8, or np.int32 with more than 255 classes), ``ignore_index`` (255).
 
     Args:
         num_classes (int, optional): Labels must lie in ``[0, num_classes)``; defaults to
@@ -172,36 +296,76 @@ class LoadSemSegAsSegments(LoadAnnotations):
                  ignore_index: int = IGNORE_INDEX,
                  imdecode_backend: str = 'pillow',
                  backend_args: Optional[dict] = None) -> None:
-        super().__init__(
-            with_bbox=False, with_label=False, with_mask=False, with_seg=True, reduce_zero_label=reduce_zero_label,
-            ignore_index=ignore_index, imdecode_backend=imdecode_backend, backend_args=backend_args)
         self.num_classes = num_classes
+        self.reduce_zero_label = reduce_zero_label
+        self.ignore_index = ignore_index
+        self.imdecode_backend = imdecode_backend
+        self.backend_args = backend_args
 
-    def transform(self, results: dict) -> dict:
+    def _read_labels(self, results: dict) -> Tuple[np.ndarray, np.ndarray, Optional[int]]:
+        """(labels int64 with void = ``self.ignore_index``, sorted classes present, num_classes) of the map."""
         path = results.get('seg_map_path')
         if path is None:
-            raise KeyError(f"LoadSemSegAsSegments needs 'seg_map_path' (image {results.get('img_path')})")
-        try:
-            self._load_seg_map(results)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f'Semantic label map not found: {path}') from e
-        labels_map = np.asarray(results['gt_seg_map']).astype(np.int64)
-        if labels_map.ndim != 2:
-            raise ValueError(f'Semantic label map {path} must be single-channel, got shape {labels_map.shape}')
-        valid = labels_map != self.ignore_index
-        present = np.unique(labels_map[valid])
+            raise KeyError(f"{type(self).__name__} needs 'seg_map_path' (image {results.get('img_path')})")
+        labels = read_label_map(path, self.backend_args, self.imdecode_backend).astype(np.int64)
+        void = labels == self.ignore_index
+        if self.reduce_zero_label:
+            void |= labels == 0
+            labels = labels - 1
+        label_map = results.get('label_map', None)
+        if label_map:
+            mapped = labels.copy()
+            for old_id, new_id in label_map.items():
+                mapped[labels == old_id] = new_id
+            labels = mapped
+        labels[void] = self.ignore_index
+        present = np.unique(labels[labels != self.ignore_index])
         num_classes = _num_classes_from(results, self.num_classes)
         bad = present[(present < 0) | (present >= num_classes)] if num_classes is not None else present[present < 0]
         if bad.size:
             raise ValueError(f'Semantic label map {path} has label(s) {bad.tolist()} outside '
-                             f'[0, {num_classes}) (ignore_index={self.ignore_index})')
+                             f'[0, {num_classes}) (ignore_index={self.ignore_index}, '
+                             f'reduce_zero_label={self.reduce_zero_label})')
+        return labels, present, num_classes
+
+    def _seg_map(self, labels: np.ndarray, present: np.ndarray, num_classes: Optional[int]) -> np.ndarray:
         max_label = int(present.max()) if present.size else 0
-        seg_map = np.where(valid, labels_map, IGNORE_INDEX).astype(_seg_map_dtype(num_classes, max_label))
-        masks = [labels_map == c for c in present]
-        _pack_segments(results, masks, present.tolist(), [False] * len(masks), seg_map)
+        return np.where(labels != self.ignore_index, labels, IGNORE_INDEX).astype(
+            _seg_map_dtype(num_classes, max_label))
+
+    def transform(self, results: dict) -> dict:
+        labels, present, num_classes = self._read_labels(results)
+        results['gt_seg_map'] = self._seg_map(labels, present, num_classes)
         results['ignore_index'] = IGNORE_INDEX
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_classes={self.num_classes}, '
-                f'reduce_zero_label={self.reduce_zero_label}, ignore_index={self.ignore_index})')
+                f'reduce_zero_label={self.reduce_zero_label}, ignore_index={self.ignore_index}, '
+                f'imdecode_backend={self.imdecode_backend!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadSemSegAsSegments(LoadSemSegMap):
+    """Load a semantic label map as one (non-crowd) segment per class present, for semantic-only data.
+
+    The label map is read like :class:`LoadSemSegMap` (the test-time loader: same decoder, ``reduce_zero_label``,
+    dataset ``label_map`` and range check); pixels equal to ``ignore_index`` are void and belong to no segment.
+    The keys written are those of :class:`LoadPanopticSegments`, with ``gt_seg_map`` using 255 as void.
+
+    Args:
+        num_classes (int, optional): Labels must lie in ``[0, num_classes)``; defaults to
+            ``len(results['classes'])`` when the dataset provides it.
+        reduce_zero_label (bool): Map label 0 to void and shift the others down by one (ADE-style maps).
+        ignore_index (int): Void value of the label map. Defaults to 255.
+        imdecode_backend (str): Backend of :func:`mmcv.imfrombytes`. Defaults to 'pillow' (palette PNGs).
+        backend_args (dict, optional): File backend arguments.
+    """
+
+    def transform(self, results: dict) -> dict:
+        labels, present, num_classes = self._read_labels(results)
+        masks = [labels == c for c in present]
+        _pack_segments(results, masks, present.tolist(), [False] * len(masks), self._seg_map(labels, present,
+                                                                                           num_classes))
+        results['ignore_index'] = IGNORE_INDEX
+        return results

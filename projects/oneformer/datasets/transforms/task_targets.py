@@ -1,4 +1,4 @@
-"""Sample the OneFormer task per image and derive its targets and text list (spec §3)."""
+"""Sample the OneFormer task per image and derive its targets and text list (the official unified dataset mapper)."""
 from numbers import Real
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -8,21 +8,7 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 
-from oneformer.utils import TASKS, check_task, task_tokens, tokenize
-
-# Order of the cumulative thresholds of the official mapper: u < p_sem -> semantic, u < p_sem + p_ins -> instance.
-SAMPLING_ORDER = ('semantic', 'instance', 'panoptic')
-PAD_TEXTS = {'semantic': 'a semantic photo', 'instance': 'an instance photo', 'panoptic': 'a panoptic photo'}
-TEXT_TEMPLATE = 'a photo with a {}'
-
-
-def build_text_list(labels: np.ndarray, task: str, class_names: Sequence[str], num_texts: int) -> list:
-    """One ``"a photo with a {name}"`` per target in class-id order (spec §3.3), truncated / padded to
-    ``num_texts`` with the task's pad text."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
-    texts = [TEXT_TEMPLATE.format(class_names[c]) for c in range(len(class_names)) for _ in range(counts[c])]
-    texts = texts[:num_texts]
-    return texts + [PAD_TEXTS[task]] * (num_texts - len(texts))
+from ...tasks import CONTEXT_LENGTH, SAMPLING_ORDER, TASKS, build_text_list, tokenize
 
 
 def check_task_probs(task_probs: Dict[str, float]) -> Dict[str, float]:
@@ -49,55 +35,43 @@ class OneFormerTaskTargets(BaseTransform):
     Input: the per-segment annotation of :class:`LoadPanopticSegments` (after augmentation). Targets:
 
     - semantic: one mask per class present = union of its non-crowd segments;
-    - instance: one mask per non-crowd thing segment (label < ``num_things_classes``);
+    - instance: one mask per non-crowd thing segment (label < number of thing classes);
     - panoptic: one mask per non-crowd segment.
 
     Crowd segments and void pixels belong to no target; masks left empty by cropping are dropped.
     ``gt_masks``, ``gt_bboxes``, ``gt_bboxes_labels`` and ``gt_ignore_flags`` (all False) are replaced, and
-    ``gt_seg_map`` is kept. In training the text list is built in class-id order (one
-    ``"a photo with a {name}"`` per target, then the task's pad text up to ``num_queries - num_text_ctx``)
-    and tokenized.
+    ``gt_seg_map`` is kept. The text list (one ``"a photo with a {name}"`` per target, in class-id order) is
+    tokenized unpadded: the model pads it to its own size (``num_queries - num_ctx``), so nothing here depends
+    on the model.
 
-    Added Keys: task (str), task_tokens (np.int64 (77,)), and in training texts (list[str]) and
-    text_tokens (np.int64 (num_texts, 77)).
+    Added keys: ``task`` (str) and ``text_tokens`` (np.int64 (num_targets, 77)).
 
     Args:
-        num_things_classes (int): Number of thing classes (labels ``[0, num_things_classes)``).
-        num_stuff_classes (int): Number of stuff classes.
-        num_queries (int): Number of object queries of the model.
-        num_text_ctx (int): Learnable text-context vectors of the model; ``num_texts = num_queries - num_text_ctx``.
         task_probs (dict): Probability of each task, summing to 1. Defaults to 1/3 each.
-        test_task (str, optional): Fixed task (no sampling, no text list), for validation pipelines.
-        class_names (Sequence[str], optional): Class names for the texts; defaults to ``results['classes']``
-            (injected by the OneFormer datasets).
+        num_things_classes (int, optional): Thing classes (labels ``[0, num_things_classes)``). Defaults to the
+            dataset's (``results['num_things_classes']``, injected by the OneFormer datasets).
+        class_names (Sequence[str], optional): Class names for the texts; defaults to the dataset's
+            (``results['classes']``).
     """
 
     def __init__(self,
-                 num_things_classes: int,
-                 num_stuff_classes: int,
-                 num_queries: int = 150,
-                 num_text_ctx: int = 16,
                  task_probs: Optional[Dict[str, float]] = None,
-                 test_task: Optional[str] = None,
-                 class_names: Optional[Sequence[str]] = None) -> None:
-        if num_things_classes < 0 or num_stuff_classes < 0 or num_things_classes + num_stuff_classes <= 0:
-            raise ValueError(f'Need num_things_classes, num_stuff_classes >= 0 with a positive sum, got '
-                             f'{num_things_classes} and {num_stuff_classes}')
-        if num_queries <= num_text_ctx:
-            raise ValueError(f'num_queries ({num_queries}) must exceed num_text_ctx ({num_text_ctx})')
+                 num_things_classes: Optional[int] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 **removed) -> None:
+        moved = sorted(set(removed) & {'num_queries', 'num_text_ctx', 'num_stuff_classes', 'test_task'})
+        if moved:
+            raise TypeError(f'OneFormerTaskTargets no longer takes {", ".join(moved)}: the model owns its query and '
+                            'text-context counts, the dataset its classes, and test pipelines need no task. '
+                            'Remove them from the pipeline config.')
+        if removed:
+            raise TypeError(f'OneFormerTaskTargets got unexpected arguments {sorted(removed)}')
+        if num_things_classes is not None and num_things_classes < 0:
+            raise ValueError(f'num_things_classes must be >= 0, got {num_things_classes}')
         self.num_things_classes = num_things_classes
-        self.num_stuff_classes = num_stuff_classes
-        self.num_classes = num_things_classes + num_stuff_classes
-        self.num_queries = num_queries
-        self.num_text_ctx = num_text_ctx
-        self.num_texts = num_queries - num_text_ctx
         if task_probs is None:
             task_probs = {t: 1 / 3 for t in SAMPLING_ORDER}
         self.task_probs = check_task_probs(dict(task_probs))
-        self.test_task = check_task(test_task) if test_task is not None else None
-        if class_names is not None and len(class_names) != self.num_classes:
-            raise ValueError(f'class_names has {len(class_names)} names but num_things_classes + '
-                             f'num_stuff_classes = {self.num_classes}')
         self.class_names = tuple(class_names) if class_names is not None else None
         self._token_cache: Dict[str, np.ndarray] = {}
 
@@ -117,11 +91,12 @@ class OneFormerTaskTargets(BaseTransform):
         return last  # float round-off: u >= sum of probabilities
 
     # ------------------------------------------------------------------ targets
-    def _select(self, task: str, masks: np.ndarray, labels: np.ndarray,
-                ignore: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _select(task: str, masks: np.ndarray, labels: np.ndarray, ignore: np.ndarray,
+                num_things: int) -> Tuple[np.ndarray, np.ndarray]:
         keep = ~ignore & masks.any(axis=(1, 2))
         if task == 'instance':
-            keep &= labels < self.num_things_classes
+            keep &= labels < num_things
         if task != 'semantic':
             return masks[keep], labels[keep]
         classes = np.unique(labels[keep])  # sorted: one target per class present
@@ -129,7 +104,7 @@ class OneFormerTaskTargets(BaseTransform):
         shape = masks.shape[1:]
         return (np.stack(merged) if merged else np.zeros((0, *shape), masks.dtype)), classes
 
-    def derive_targets(self, results: dict, task: str) -> None:
+    def derive_targets(self, results: dict, task: str, num_classes: int, num_things: int) -> None:
         """Replace the per-segment keys of ``results`` with the targets of ``task``."""
         gt_masks = results['gt_masks']
         if not isinstance(gt_masks, BitmapMasks):
@@ -138,13 +113,13 @@ class OneFormerTaskTargets(BaseTransform):
         labels = np.asarray(results['gt_bboxes_labels'], dtype=np.int64).reshape(-1)
         if len(labels) != len(gt_masks):
             raise ValueError(f'{len(gt_masks)} masks but {len(labels)} labels in {results.get("img_path")}')
-        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        bad = labels[(labels < 0) | (labels >= num_classes)]
         if bad.size:
             raise ValueError(f'Label(s) {sorted(set(bad.tolist()))} of {results.get("img_path")} are outside '
-                             f'[0, {self.num_classes}) (num_things_classes + num_stuff_classes)')
+                             f'[0, {num_classes}) (the dataset\'s {num_classes} classes)')
         ignore = results.get('gt_ignore_flags')
         ignore = np.zeros(len(labels), bool) if ignore is None else np.asarray(ignore, bool).reshape(-1)
-        masks, labels = self._select(task, gt_masks.masks.astype(bool), labels, ignore)
+        masks, labels = self._select(task, gt_masks.masks.astype(bool), labels, ignore, num_things)
         new_masks = BitmapMasks(masks.astype(np.uint8), gt_masks.height, gt_masks.width)
         box_type = type(results['gt_bboxes']) if 'gt_bboxes' in results else HorizontalBoxes
         results['gt_masks'] = new_masks
@@ -153,47 +128,45 @@ class OneFormerTaskTargets(BaseTransform):
         results['gt_ignore_flags'] = np.zeros(len(labels), dtype=bool)
 
     # ------------------------------------------------------------------ texts
-    def build_texts(self, labels: np.ndarray, task: str, class_names: Sequence[str]) -> list:
-        """The text list of one image (see :func:`build_text_list`)."""
-        return build_text_list(labels, task, class_names, self.num_texts)
-
     def _tokens(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._token_cache]
         if missing:  # tokenize each distinct string once per worker
             for text, tok in zip(missing, tokenize(missing).numpy()):
                 self._token_cache[text] = tok.astype(np.int64)
+        if not texts:
+            return np.zeros((0, CONTEXT_LENGTH), np.int64)
         return np.stack([self._token_cache[t] for t in texts])
 
-    def _class_names(self, results: dict) -> Sequence[str]:
+    def _dataset_info(self, results: dict) -> Tuple[Sequence[str], int]:
         names = self.class_names if self.class_names is not None else results.get('classes')
         if names is None:
             raise KeyError('OneFormerTaskTargets needs class names: pass class_names=... or use a OneFormer dataset '
                            "(it injects results['classes'])")
-        if len(names) != self.num_classes:
-            raise ValueError(f'The dataset has {len(names)} classes but OneFormerTaskTargets was configured with '
-                             f'{self.num_things_classes} things + {self.num_stuff_classes} stuff')
-        return names
+        num_things = self.num_things_classes
+        ds_things = results.get('num_things_classes')
+        if num_things is None:
+            if ds_things is None:
+                raise KeyError('OneFormerTaskTargets needs the number of thing classes: pass num_things_classes=... '
+                               "or use a OneFormer dataset (it injects results['num_things_classes'])")
+            num_things = ds_things
+        elif ds_things is not None and ds_things != num_things:
+            raise ValueError(f'The dataset has {ds_things} thing classes but OneFormerTaskTargets was configured '
+                             f'with num_things_classes={num_things}')
+        if num_things > len(names):
+            raise ValueError(f'num_things_classes={num_things} exceeds the {len(names)} classes')
+        return names, num_things
 
     def transform(self, results: dict) -> dict:
-        ds_things = results.get('num_things_classes')
-        if ds_things is not None and ds_things != self.num_things_classes:
-            raise ValueError(f'The dataset has {ds_things} thing classes but OneFormerTaskTargets was configured '
-                             f'with num_things_classes={self.num_things_classes}')
-        task = self.test_task or self.sample_task()
-        if 'gt_masks' in results:
-            self.derive_targets(results, task)
-        elif self.test_task is None:
+        if 'gt_masks' not in results:
             raise KeyError(f'OneFormerTaskTargets needs gt_masks (per-segment masks) for {results.get("img_path")}; '
                            'put LoadPanopticSegments before it')
+        names, num_things = self._dataset_info(results)
+        task = self.sample_task()
+        self.derive_targets(results, task, len(names), num_things)
         results['task'] = task
-        results['task_tokens'] = task_tokens(task).numpy().astype(np.int64)
-        if self.test_task is None:
-            texts = self.build_texts(results['gt_bboxes_labels'], task, self._class_names(results))
-            results['texts'] = texts
-            results['text_tokens'] = self._tokens(texts)
+        results['text_tokens'] = self._tokens(build_text_list(results['gt_bboxes_labels'], names))
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(num_things_classes={self.num_things_classes}, '
-                f'num_stuff_classes={self.num_stuff_classes}, num_queries={self.num_queries}, '
-                f'num_text_ctx={self.num_text_ctx}, task_probs={self.task_probs}, test_task={self.test_task})')
+        return (f'{self.__class__.__name__}(task_probs={self.task_probs}, '
+                f'num_things_classes={self.num_things_classes})')

@@ -1,0 +1,205 @@
+"""Export a OneFormer detector to one ONNX graph that serves the three tasks.
+
+The graph (:class:`OneFormerGraph`): normalised, padded images ``inputs`` (B, 3, H, W) float32 and task indices
+``task`` (B, T) int64 (0 panoptic, 1 instance, 2 semantic; the order of :data:`oneformer.tasks.TASKS`) ->
+``cls_logits`` (B, T, N, K+1) and ``mask_logits`` (B, T, N, H/4, W/4). The (3, 77) CLIP token table of the task
+prompts is a constant inside the graph, so no tokenizer is needed at run time. The backbone and pixel decoder run
+once per image, the task encoder, query transformer and masked decoder once per (image, task): T=3 gives the three
+tasks' outputs for the cost of one backbone pass, as the PyTorch model's ``predict(tasks='all')``.
+
+Not in the graph: pre-processing (resize, normalisation, padding: the config's pipeline and data preprocessor),
+post-processing (``OneFormerFusionHead``), the text mapper and losses (training only). Only default-domain ONNX
+operators: the deformable attention is traced in its ``grid_sample`` form (:mod:`.deform_attn`, opset >= 16), never
+as mmcv's custom operator.
+
+Exporter: ``torch.onnx.export(..., dynamo=False)``, the TorchScript-based exporter (still in torch 2.13, deprecated
+since 2.9). The ``torch.export``-based default (``dynamo=True``, which also needs ``onnxscript``) fails on mmdet 3.3's
+pixel decoder even at a fixed size: ``torch.export`` cannot trace its ``torch._shape_as_tensor`` (tried with
+onnxscript 0.7.2, strict and non-strict). The tracer records those sizes as graph values, which is also what makes
+the ``--dynamic`` graph work at any size.
+"""
+import copy
+import datetime
+import os
+import os.path as osp
+import warnings
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..compat import route_deform_attn
+from ..tasks import CONTEXT_LENGTH, TASK_PROMPT, TASKS, task_tokens
+from ..version import __version__
+from .deform_attn import MIN_OPSET, deform_attn_grid_sample
+from .metadata import FORMAT, INPUT_NAMES, OUTPUT_NAMES, write_metadata
+from .runtime import preprocess_metadata
+
+DEFAULT_OPSET = 17  # LayerNormalization is a single operator from opset 17 on
+
+
+class OneFormerGraph(nn.Module):
+    """What is exported: images and task indices -> final class and mask logits (see the module docstring).
+
+    Args:
+        model (nn.Module): A OneFormer detector (``extract_feat`` and a ``panoptic_head`` with ``pixel_decoder``
+            and ``forward_decoder``), in eval mode, on the CPU.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer('task_table', torch.stack([task_tokens(t) for t in TASKS]), persistent=False)
+
+    def forward(self, inputs: Tensor, task: Tensor) -> Tuple[Tensor, Tensor]:
+        batch, num_tasks = task.shape
+        tokens = self.task_table[task.flatten()]  # (B*T, 77), image-major
+        head = self.model.panoptic_head
+        feats = self.model.extract_feat(inputs)
+        # head.forward_pixel routes mmcv's fallback to the project's gather (embedding_bag: an ONNX Loop): call the
+        # pixel decoder under the export form instead
+        with route_deform_attn(deform_attn_grid_sample):
+            mask_features, memories = head.pixel_decoder([f.float() for f in feats])
+
+        def per_task(x: Tensor) -> Tensor:  # (B, ...) -> (B*T, ...), image-major like the tokens
+            return x.unsqueeze(1).expand(-1, num_tasks, -1, -1, -1).flatten(0, 1)
+
+        cls_list, mask_list, _ = head.forward_decoder((per_task(mask_features), [per_task(m) for m in memories]),
+                                                      tokens)
+        cls, masks = cls_list[-1], mask_list[-1]
+        return (cls.reshape(batch, num_tasks, cls.shape[1], cls.shape[2]),
+                masks.reshape(batch, num_tasks, masks.shape[1], masks.shape[2], masks.shape[3]))
+
+
+def check_exportable(model: nn.Module) -> None:
+    """Raise a ``TypeError`` if ``model`` is not a OneFormer detector the graph can be traced from."""
+    head = getattr(model, 'panoptic_head', None)
+    if not (hasattr(model, 'extract_feat') and hasattr(model, 'test_tasks') and hasattr(head, 'forward_decoder')
+            and hasattr(head, 'pixel_decoder')):
+        raise TypeError(f'{type(model).__name__} is not a OneFormer detector (model.type=OneFormer with an '
+                        'OneFormerHead): nothing to export')
+
+
+def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Sequence, dynamic: bool, opset: int,
+                   checkpoint: Optional[str] = None) -> Dict[str, Any]:
+    """The JSON-able ``metadata_props`` of an exported file (see :mod:`.metadata`)."""
+    head, fusion = model.panoptic_head, model.panoptic_fusion_head
+    test_cfg = dict(fusion.test_cfg or {})
+    from mmengine.config import Config
+    config = cfg if isinstance(cfg, Config) else Config(copy.deepcopy(dict(cfg)))
+    meta = dict(
+        format=FORMAT,
+        input_names=list(INPUT_NAMES),
+        output_names=list(OUTPUT_NAMES),
+        input_shape=list(input_shape),
+        dynamic=bool(dynamic),
+        opset=int(opset),
+        exporter='torch.onnx.export(dynamo=False) (TorchScript)',
+        deform_attn='grid_sample',
+        tasks=list(TASKS),
+        task_prompts=[TASK_PROMPT.format(t) for t in TASKS],
+        context_length=CONTEXT_LENGTH,
+        num_queries=int(head.num_queries),
+        num_classes=int(fusion.num_classes),
+        num_things_classes=int(fusion.num_things_classes),
+        num_stuff_classes=int(fusion.num_stuff_classes),
+        classes=list(dataset_meta['classes']),
+        thing_classes=list(dataset_meta.get('thing_classes') or dataset_meta['classes'][:fusion.num_things_classes]),
+        stuff_classes=list(dataset_meta.get('stuff_classes') or dataset_meta['classes'][fusion.num_things_classes:]),
+        palette=_jsonable(dataset_meta.get('palette')),
+        test_cfg=dict(object_mask_thr=test_cfg.get('object_mask_thr', 0.8), iou_thr=test_cfg.get('iou_thr', 0.8),
+                      max_per_image=test_cfg.get('max_per_image', 100), tasks=list(model.test_tasks)),
+        preprocess=preprocess_metadata(model.data_preprocessor, cfg['model'].get('data_preprocessor', None)),
+        config=config.pretty_text,
+        source_checkpoint=osp.basename(checkpoint) if checkpoint else None,
+        versions=dict(oneformer=__version__, torch=torch.__version__),
+        exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+    )
+    if len(meta['classes']) != meta['num_classes']:
+        raise ValueError(f'{len(meta["classes"])} class names for a model with {meta["num_classes"]} classes')
+    return meta
+
+
+def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, shape: Tuple[int, int] = (512, 512),
+                batch_size: int = 1, dynamic: bool = False, opset: int = DEFAULT_OPSET,
+                checkpoint: Optional[str] = None) -> Dict[str, Any]:
+    """Export ``model`` to ``out_file`` and store its metadata in the file.
+
+    Args:
+        model (nn.Module): A OneFormer detector with its weights (moved to a CPU copy if on another device: the
+            CUDA path of mmcv's deformable attention would trace as a custom operator).
+        out_file (str): The ``.onnx`` file to write.
+        cfg (Config): The model's config (stored in the file; its data preprocessor and fusion head run around
+            the graph).
+        dataset_meta (dict): ``classes`` (and optionally ``thing_classes``, ``stuff_classes``, ``palette``).
+        shape (tuple[int, int]): (H, W) of the padded input: the graph's only size unless ``dynamic``, else the size
+            it is traced at. Multiples of the data preprocessor's ``pad_size_divisor``.
+        batch_size (int): Batch of the traced input (the graph's batch unless ``dynamic``).
+        dynamic (bool): Batch, height and width as graph dimensions (the number of tasks T always is).
+        opset (int): ONNX opset, >= 16 (``GridSample``).
+        checkpoint (str, optional): Name of the weights file, recorded in the metadata.
+
+    Returns:
+        dict: The metadata written.
+
+    Raises:
+        ValueError: an opset below 16, a batch < 1 or a size that is not a multiple of the size divisor.
+        TypeError: ``model`` is not a OneFormer detector.
+        RuntimeError: the graph has an operator outside the default ONNX domain.
+    """
+    check_exportable(model)
+    if opset < MIN_OPSET:
+        raise ValueError(f'opset {opset}: the deformable attention exports as GridSample, which needs opset >= '
+                         f'{MIN_OPSET}')
+    if batch_size < 1:
+        raise ValueError(f'batch size must be >= 1, got {batch_size}')
+    div = int(getattr(model.data_preprocessor, 'pad_size_divisor', 1) or 1)
+    height, width = (int(s) for s in shape)
+    if height < div or width < div or height % div or width % div:
+        raise ValueError(f'shape {height}x{width} (H x W) is not a positive multiple of the size divisor {div} '
+                         '(model.data_preprocessor.pad_size_divisor): the graph takes padded batches')
+    if next(model.parameters()).device.type != 'cpu':
+        model = copy.deepcopy(model).cpu()
+    model.eval()
+    graph = OneFormerGraph(model).eval()
+    inputs = torch.randn(batch_size, 3, height, width)
+    task = torch.zeros(batch_size, 1, dtype=torch.long)
+    # T (tasks per image) is always a graph dimension; batch and size only with --dynamic
+    axes = {INPUT_NAMES[1]: {1: 'num_tasks'}, OUTPUT_NAMES[0]: {1: 'num_tasks'}, OUTPUT_NAMES[1]: {1: 'num_tasks'}}
+    if dynamic:
+        axes = {INPUT_NAMES[0]: {0: 'batch', 2: 'height', 3: 'width'},
+                INPUT_NAMES[1]: {0: 'batch', 1: 'num_tasks'},
+                OUTPUT_NAMES[0]: {0: 'batch', 1: 'num_tasks'},
+                OUTPUT_NAMES[1]: {0: 'batch', 1: 'num_tasks', 3: 'mask_height', 4: 'mask_width'}}
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        # tracer warnings about Python values read from tensors (the level sizes, mmcv's size assert) and the
+        # exporter's deprecation notice: the exported graph is checked against PyTorch instead
+        warnings.simplefilter('ignore')
+        torch.onnx.export(graph, (inputs, task), out_file, dynamo=False, opset_version=opset,
+                          input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=axes,
+                          do_constant_folding=True)
+    check_standard_ops(out_file)
+    input_shape = ['batch', 3, 'height', 'width'] if dynamic else [batch_size, 3, height, width]
+    metadata = build_metadata(model, cfg, dataset_meta, input_shape=input_shape, dynamic=dynamic, opset=opset,
+                              checkpoint=checkpoint)
+    write_metadata(out_file, metadata)
+    return metadata
+
+
+def check_standard_ops(onnx_file: str) -> None:
+    """Raise a ``RuntimeError`` naming the operators of ``onnx_file`` outside the default ONNX domain."""
+    import onnx
+    model = onnx.load(onnx_file, load_external_data=False)
+    custom = sorted({f'{n.domain}::{n.op_type}' for n in model.graph.node if n.domain not in ('', 'ai.onnx')})
+    if custom:
+        raise RuntimeError(f'{onnx_file}: operators outside the default ONNX domain {custom}; stock ONNX Runtime '
+                           'cannot run them')
+
+
+def _jsonable(value):
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, 'tolist'):
+        return value.tolist()
+    return value

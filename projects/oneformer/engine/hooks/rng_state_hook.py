@@ -1,0 +1,113 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Exact ``--resume``: the random generators' states travel with the checkpoints."""
+import logging
+import random
+from typing import Optional
+
+import numpy as np
+import torch
+from mmdet.registry import HOOKS
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+META_KEY = 'rng_state'
+
+
+def get_rng_state() -> dict:
+    """States of Python's ``random``, numpy's global generator, torch's CPU generator (and CUDA's, if used)."""
+    state = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of :func:`get_rng_state`."""
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state['cuda'])
+
+
+class _RestoreAfterSkip:
+    """Wraps the train loop's data iterator: after the ``skip`` batches that ``IterBasedTrainLoop`` fetches to
+    fast-forward on resume, set the generators to ``state``, then pass every call through."""
+
+    def __init__(self, iterator, skip: int, state: dict) -> None:
+        self._iterator, self._left, self._state = iterator, skip, state
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = next(self._iterator)
+        if self._left > 0:
+            self._left -= 1
+            if self._left == 0:
+                set_rng_state(self._state)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save the random generators' states in every checkpoint and restore them on resume, so a resumed run draws
+    the same random numbers (task sampling, augmentations, dropout, point sampling) as an uninterrupted one.
+
+    What mmengine 0.10.7 already restores on ``resume``: model, optimizer, parameter schedulers, message hub, the
+    iteration, and - for iteration-based training - the sampler position: ``IterBasedTrainLoop`` fetches (and
+    discards) the ``iter`` batches already trained, so the sampler order and the data-loader workers' generators
+    (re-seeded by mmengine's ``worker_init_fn`` when the loader starts) are where they were. It does *not* restore
+    the main process's generators: the resumed run re-seeds them at start-up, so the model's random draws (and,
+    with ``num_workers=0``, the augmentations) differ from the uninterrupted run.
+
+    This hook stores, under ``checkpoint['meta']['rng_state']``, one state per rank (Python ``random``, numpy's
+    global generator, torch's CPU generator and the current CUDA device's); on resume each rank gets its own back
+    right after the loop has fast-forwarded the data (that fast-forward runs the data pipeline and would consume
+    them again). Epoch-based loops restore before the first epoch. A checkpoint from another number of ranks, or
+    without states, resumes as before, with a warning.
+
+    ``tools/train.py`` adds it to ``custom_hooks`` (see :func:`oneformer.engine.add_default_hooks`).
+    """
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._pending: Optional[dict] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = get_rng_state()
+        # every rank calls Runner.save_checkpoint (only rank 0 writes), so this collective is safe
+        states = all_gather_object(state) if get_world_size() > 1 else [state]
+        checkpoint.setdefault('meta', {})[META_KEY] = dict(states=states, iter=checkpoint['meta'].get('iter'),
+                                                          epoch=checkpoint['meta'].get('epoch'))
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # also called for `load_from` without resume: the state is only used if training resumes at its iteration
+        self._pending = (checkpoint.get('meta') or {}).get(META_KEY)
+
+    def before_train(self, runner) -> None:
+        pending, self._pending = self._pending, None
+        loop = runner.train_loop
+        if loop.iter == 0 and loop.epoch == 0:
+            return  # not a resumed run
+        if pending is None:
+            print_log('RNGStateHook: the resumed checkpoint has no random generator states (saved without this '
+                      'hook); the resumed run is not bit-identical to an uninterrupted one', logger='current',
+                      level=logging.WARNING)
+            return
+        if (pending.get('iter'), pending.get('epoch')) != (loop.iter, loop.epoch):
+            return  # the states belong to another checkpoint than the one resumed
+        states = pending['states']
+        if len(states) != get_world_size():
+            print_log(f'RNGStateHook: the checkpoint holds the random states of {len(states)} ranks, this run has '
+                      f'{get_world_size()}; not restored', logger='current', level=logging.WARNING)
+            return
+        state = states[get_rank()]
+        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop: restore after its fast-forward
+            loop.dataloader_iterator = _RestoreAfterSkip(loop.dataloader_iterator, loop.iter, state)
+        else:
+            set_rng_state(state)

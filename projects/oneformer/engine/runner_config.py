@@ -1,0 +1,180 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Config edits done by ``tools/train.py`` and ``tools/test.py``, importable so they can be unit tested.
+
+The functions take the parsed ``argparse.Namespace`` of the tools (any object with the same attributes works;
+missing attributes take the tools' defaults) and return the edited :class:`mmengine.config.Config`.
+"""
+import copy
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, ConfigDict
+
+from ..tasks import TASK_METRICS, parse_tasks
+from .optim_wrappers import AMP_WRAPPERS
+
+SUMMARY_HOOK = 'TaskMetricsSummaryHook'
+
+
+def _type_name(metric_cfg) -> str:
+    mtype = metric_cfg.get('type', '') if isinstance(metric_cfg, dict) else type(metric_cfg).__name__
+    if not isinstance(mtype, str):  # a class object in a pure-python config
+        mtype = getattr(mtype, '__name__', str(mtype))
+    return mtype.rsplit('.', 1)[-1]  # drop a scope prefix such as 'mmdet.'
+
+
+def metric_task(metric_cfg) -> Optional[str]:
+    """The task a metric config evaluates, or None for task-agnostic metrics (dumpers etc.)."""
+    name = _type_name(metric_cfg)
+    for task, names in TASK_METRICS.items():
+        if name in names:
+            return task
+    return None
+
+
+def _split_evaluator(evaluator) -> Tuple[List, Callable[[List], object]]:
+    """Metric configs of any evaluator form the runner accepts, and a function to rebuild that form."""
+    if isinstance(evaluator, (list, tuple)):
+        return list(evaluator), list
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+
+        def rebuild(ms):
+            out = copy.deepcopy(evaluator)
+            out['metrics'] = ms
+            return out
+
+        return metrics, rebuild
+    return [evaluator], lambda ms: ms[0] if len(ms) == 1 else ms
+
+
+def select_task_metrics(evaluator, tasks: Sequence[str], key: str = 'test_evaluator'):
+    """Keep the task-agnostic metrics and those of ``tasks``.
+
+    Each number is only meaningful with its own task token (PQ with 'panoptic', AP with 'instance', mIoU with
+    'semantic', as the published results), and a metric without its prediction would fail.
+
+    Raises:
+        ValueError: if the evaluator had task metrics but none for ``tasks``.
+    """
+    metrics, rebuild = _split_evaluator(evaluator)
+    kept = [m for m in metrics if metric_task(m) in (None, *tasks)]
+    found = [_type_name(m) for m in metrics if metric_task(m) is not None]
+    if found and not any(metric_task(m) is not None for m in kept):
+        raise ValueError(f'{key} has no metric for task(s) {tuple(tasks)} (metrics found: {found}); add one of '
+                         f'{[n for t in tasks for n in TASK_METRICS[t]]} to {key}')
+    return rebuild(kept)
+
+
+def set_test_tasks(cfg: Config, task: str) -> Config:
+    """``model.test_cfg.tasks`` from ``--task`` and keep only the matching metrics of ``test_evaluator``."""
+    try:
+        tasks = parse_tasks(task)
+    except ValueError as e:
+        raise ValueError(f'--task: {e}') from None
+    if 'model' not in cfg:
+        raise KeyError('config has no `model`; cannot set model.test_cfg.tasks')
+    if cfg.model.get('test_cfg') is None:
+        cfg.model.test_cfg = ConfigDict()
+    cfg.model.test_cfg.tasks = tasks
+    if cfg.get('test_evaluator') is not None:
+        cfg.test_evaluator = select_task_metrics(cfg.test_evaluator, tasks)
+    return cfg
+
+
+def add_summary_hook(cfg: Config) -> Config:
+    """Append ``TaskMetricsSummaryHook`` to ``custom_hooks`` unless one is already there."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(_type_name(h) == SUMMARY_HOOK for h in hooks):
+        hooks.append(ConfigDict(type=SUMMARY_HOOK))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+#: hooks the tools add unless the config has them (``oneformer.engine.hooks``)
+TRAIN_HOOKS = ('ClassCountCheckHook', 'RNGStateHook', 'LogLastIterHook')
+TEST_HOOKS = ('ClassCountCheckHook', )
+
+
+def add_default_hooks(cfg: Config, train: bool = True) -> Config:
+    """Append the class-count check (and, for training, exact-resume RNG states and last-iteration logging) to
+    ``custom_hooks`` unless the config already has them."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    present = {_type_name(h) for h in hooks}
+    hooks.extend(ConfigDict(type=name) for name in (TRAIN_HOOKS if train else TEST_HOOKS) if name not in present)
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def _amp_device_available() -> bool:
+    """Whether mmengine's ``AmpOptimWrapper`` can run here (it asserts a CUDA / NPU / MLU / MUSA device)."""
+    from mmengine import device
+    checks = ('is_cuda_available', 'is_npu_available', 'is_mlu_available', 'is_musa_available')
+    return any(getattr(device, name, lambda: False)() for name in checks)
+
+
+def _common(cfg: Config, args) -> Config:
+    """launcher, --cfg-options, work_dir (CLI > config > ./work_dirs/<config stem>), default scope."""
+    cfg.launcher = getattr(args, 'launcher', 'none')
+    cfg_options = getattr(args, 'cfg_options', None)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if getattr(args, 'work_dir', None) is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if cfg.get('default_scope', None) is None:
+        cfg.default_scope = 'mmdet'  # our modules live in mmdet's registries
+    return cfg
+
+
+def setup_train_cfg(cfg: Config, args) -> Config:
+    """Apply the ``tools/train.py`` options (mmdet semantics) to ``cfg``."""
+    cfg = _common(cfg, args)
+    if getattr(args, 'amp', False):
+        if not _amp_device_available():
+            raise RuntimeError("--amp needs a GPU (CUDA, NPU, MLU or MUSA): mmengine's AmpOptimWrapper does not run "
+                               'on CPU and no such device is available here. Train without --amp on CPU (float32).')
+        wrapper = str(cfg.optim_wrapper.get('type', 'OptimWrapper')).rsplit('.', 1)[-1]
+        if wrapper not in AMP_WRAPPERS:
+            raise ValueError(f'--amp: no AMP counterpart known for optim_wrapper type {wrapper!r} '
+                             f'(known: {sorted(AMP_WRAPPERS)}); set the AMP wrapper type in the config instead')
+        cfg.optim_wrapper.type = AMP_WRAPPERS[wrapper]
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if getattr(args, 'auto_scale_lr', False):
+        asl = cfg.get('auto_scale_lr', None)
+        if not asl or 'enable' not in asl or 'base_batch_size' not in asl:
+            raise RuntimeError('--auto-scale-lr: the config needs `auto_scale_lr = dict(enable=..., '
+                               'base_batch_size=...)`')
+        cfg.auto_scale_lr.enable = True
+    resume = getattr(args, 'resume', None)
+    if resume == 'auto':  # latest checkpoint of work_dir
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    return add_default_hooks(cfg, train=True)
+
+
+def setup_test_cfg(cfg: Config, args) -> Config:
+    """Apply the ``tools/test.py`` options to ``cfg``: checkpoint, --task, --out, --show(-dir), summary hook."""
+    cfg = _common(cfg, args)
+    cfg.load_from = args.checkpoint
+    task = getattr(args, 'task', None)
+    if task is not None:
+        cfg = set_test_tasks(cfg, task)
+    out = getattr(args, 'out', None)
+    if out is not None:
+        if not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl/.pickle file, got {out!r}')
+        metrics, rebuild = _split_evaluator(cfg.get('test_evaluator', None) or [])
+        cfg.test_evaluator = rebuild(metrics + [ConfigDict(type='DumpDetResults', out_file_path=out)])
+    if getattr(args, 'show', False) or getattr(args, 'show_dir', None):
+        from mmdet.engine.hooks.utils import trigger_visualization_hook
+        args.show = getattr(args, 'show', False)
+        args.wait_time = getattr(args, 'wait_time', 2)
+        cfg = trigger_visualization_hook(cfg, args)
+    return add_default_hooks(add_summary_hook(cfg), train=False)
+

@@ -1,0 +1,4 @@
+"""Backbones (mmdet MODELS)."""
+from .dinat import DiNAT
+
+__all__ = ['DiNAT']

@@ -1,0 +1,3 @@
+from .oneformer_seg_head import OneFormerSegHead
+
+__all__ = ['OneFormerSegHead']

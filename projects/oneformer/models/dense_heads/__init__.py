@@ -1,0 +1,3 @@
+from .oneformer_head import OneFormerHead
+
+__all__ = ['OneFormerHead']

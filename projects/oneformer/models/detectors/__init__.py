@@ -1,0 +1,3 @@
+from .oneformer import OneFormer
+
+__all__ = ['OneFormer']

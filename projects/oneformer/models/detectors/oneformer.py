@@ -1,0 +1,102 @@
+"""The OneFormer detector: one model, three tasks, switched by the task token."""
+from typing import List, Optional, Sequence
+
+from mmdet.models.detectors import MaskFormer
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from torch import Tensor
+
+from ...tasks import ALL, PRED_FIELDS, TASKS, parse_tasks
+
+
+@MODELS.register_module()
+class OneFormer(MaskFormer):
+    """OneFormer in mmdet's MaskFormer layout (``backbone``, optional ``neck``, ``panoptic_head``,
+    ``panoptic_fusion_head``, ``data_preprocessor``).
+
+    Training: the task of each image is its data sample's metainfo ``task`` (set by ``OneFormerTaskTargets``).
+    Test: ``test_cfg.tasks`` says which tasks to predict (default all three; ``'all'`` or a task name also work).
+    With several tasks the backbone and pixel decoder run once and the decoder once per task, each output from the
+    token of its own task (``pred_panoptic_seg`` from "the task is panoptic", ...), as the paper evaluates. With a
+    single task its token produces all three outputs, as the official evaluation with ``MODEL.TEST.TASK`` does.
+    ``predict(..., tasks=...)`` overrides ``test_cfg.tasks`` for one call.
+
+    ``load_mismatch`` controls checkpoints whose tensors differ in shape from the model (e.g. another class or
+    query count): 'error' (default) raises naming the mismatched tensors and both shapes; 'reinit_cls' keeps
+    the model's freshly initialised class head when only it differs (fine-tuning on new classes).
+    """
+
+    def __init__(self, *args, load_mismatch: str = 'error', **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        head, fusion = self.panoptic_head, getattr(self, 'panoptic_fusion_head', None)
+        counts = [(h.num_things_classes, h.num_stuff_classes) for h in (head, fusion)]
+        if fusion is not None and counts[0] != counts[1]:
+            raise ValueError(
+                f'model.panoptic_head has num_things_classes={counts[0][0]}, num_stuff_classes={counts[0][1]} but '
+                f'model.panoptic_fusion_head has num_things_classes={counts[1][0]}, num_stuff_classes={counts[1][1]}; '
+                'set both heads to the dataset\'s counts (the shipped configs pass the variables num_things_classes '
+                '/ num_stuff_classes to both)')
+        if load_mismatch not in ('error', 'reinit_cls'):
+            raise ValueError(f"load_mismatch must be 'error' or 'reinit_cls', got {load_mismatch!r}")
+        self.load_mismatch = load_mismatch
+        test_cfg = self.test_cfg or {}
+        if 'task' in test_cfg:
+            raise KeyError(f"model.test_cfg.task={test_cfg['task']!r} was renamed: use "
+                           f"test_cfg.tasks=({test_cfg['task']!r}, ) (or 'all')")
+        self.test_tasks = parse_tasks(test_cfg.get('tasks', ALL))
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
+                tasks: Optional[Sequence[str]] = None) -> SampleList:
+        tasks = self.test_tasks if tasks is None else parse_tasks(tasks)
+        pixel_feats = self.panoptic_head.forward_pixel(self.extract_feat(batch_inputs))  # shared by every task
+        num = len(batch_data_samples)
+        if len(tasks) == 1:  # one token, every output
+            results = self._predict_task(pixel_feats, batch_data_samples, tasks[0], rescale, TASKS)
+        else:  # each output from the token of its own task
+            results = [dict() for _ in range(num)]
+            for task in tasks:
+                for merged, res in zip(results, self._predict_task(pixel_feats, batch_data_samples, task,
+                                                                   rescale, (task, ))):
+                    merged.update(res)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    def _predict_task(self, pixel_feats, batch_data_samples: SampleList, task: str, rescale: bool,
+                      outputs: Sequence[str]) -> List[dict]:
+        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats, [task] * len(batch_data_samples))
+        return self.panoptic_fusion_head.predict(mask_cls, mask_pred, batch_data_samples, rescale=rescale,
+                                                 tasks=outputs)
+
+    def add_pred_to_datasample(self, data_samples: SampleList, results_list: List[dict]) -> SampleList:
+        """``results_list``: per sample, ``{task: prediction}`` -> the task's field (``tasks.PRED_FIELDS``)."""
+        for sample, res in zip(data_samples, results_list):
+            for task, pred in res.items():
+                setattr(sample, PRED_FIELDS[task], pred)
+        return data_samples
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Refuse silently skipping tensors of another shape (mmengine only warns)."""
+        own = self.state_dict()
+        mismatched = [(k, tuple(state_dict[prefix + k].shape), tuple(v.shape)) for k, v in own.items()
+                      if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+        if mismatched:
+            cls_keys = {'panoptic_head.cls_embed.weight', 'panoptic_head.cls_embed.bias'}
+            only_cls = {k for k, _, _ in mismatched} <= cls_keys
+            if self.load_mismatch == 'reinit_cls' and only_cls:
+                for k in cls_keys:
+                    state_dict.pop(prefix + k, None)
+            else:
+                shown = 5
+                lines = '\n'.join(f'  {k}: checkpoint {c}, model {m}' for k, c, m in mismatched[:shown])
+                if len(mismatched) > shown:
+                    lines += f'\n  ... and {len(mismatched) - shown} more'
+                if only_cls:
+                    hint = ("Only the class head differs: to fine-tune on other classes set "
+                            "model.load_mismatch='reinit_cls'.")
+                else:
+                    hint = ('Tensors beyond the class head differ: the checkpoint is of another architecture or size '
+                            '(backbone, hidden / feed-forward widths, number of queries or layers); use the config '
+                            "the checkpoint was trained with (load_mismatch='reinit_cls' only re-initialises the "
+                            'class head).')
+                raise ValueError(f'checkpoint does not fit the model: {len(mismatched)} tensors differ in shape, '
+                                 f'e.g.\n{lines}\n{hint}')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

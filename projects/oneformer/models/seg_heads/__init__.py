@@ -1,0 +1,3 @@
+from .oneformer_fusion_head import OneFormerFusionHead
+
+__all__ = ['OneFormerFusionHead']

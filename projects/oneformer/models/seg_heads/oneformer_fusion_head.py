@@ -1,0 +1,170 @@
+"""OneFormer post-processors: panoptic, instance and semantic results from one set of query predictions."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from mmdet.structures.mask import mask2bbox
+from mmengine.structures import InstanceData
+
+from ...tasks import TASKS
+
+
+def semantic_scores(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
+    """Per-class scores Σ_q softmax(cls_q)[:K] · sigmoid(mask_q): (..., N, K+1), (..., N, H, W) -> (..., K, H, W)."""
+    return torch.einsum('...qc,...qhw->...chw', F.softmax(mask_cls, dim=-1)[..., :-1], mask_pred.sigmoid())
+
+
+@MODELS.register_module()
+class OneFormerFusionHead(MaskFormerFusionHead):
+    """Turns final query predictions into ``pred_panoptic_seg``, ``pred_instances`` and ``pred_sem_seg``.
+
+    ``test_cfg`` keys: ``object_mask_thr`` (panoptic query score threshold: COCO/Cityscapes 0.8, ADE20K 0.5),
+    ``iou_thr`` (overlap threshold, 0.8), ``max_per_image`` (instance top-k over N×K, official: N).
+
+    * panoptic: keep queries whose best class is not "no object" and scores > ``object_mask_thr``; pixels go to
+      argmax_q(score_q · mask_q); a query's segment is its argmax region ∩ (mask ≥ 0.5), dropped if the region
+      covers < ``iou_thr`` of the mask; segments of one stuff class are merged.
+    * instance: top-k of the N×K class probabilities, thing classes only, score = class prob × mean mask prob
+      inside the binary mask (mmdet's ``instance_postprocess``), boxes from masks.
+    * semantic: Σ_q softmax(cls)[:K] · sigmoid(mask), argmax.
+    """
+
+    def panoptic_queries(self, mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Best score and label per query, and which queries the panoptic output keeps (an object class with
+        score > ``object_mask_thr``)."""
+        scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+        keep = labels.ne(self.num_classes) & (scores > self.test_cfg.get('object_mask_thr', 0.8))
+        return scores, labels, keep
+
+    def panoptic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
+        """(N, K+1) logits, (N, H, W) mask logits -> ids ``label + instance_id * INSTANCE_OFFSET``, void = K."""
+        iou_thr = self.test_cfg.get('iou_thr', 0.8)
+        scores, labels, keep = self.panoptic_queries(mask_cls)
+        scores, labels, masks = scores[keep], labels[keep], mask_pred[keep].sigmoid()
+        h, w = mask_pred.shape[-2:]
+        panoptic_seg = torch.full((h, w), self.num_classes, dtype=torch.int32, device=mask_pred.device)
+        if masks.shape[0] == 0:
+            return PixelData(sem_seg=panoptic_seg[None])
+
+        mask_ids = (scores[:, None, None] * masks).max(0).indices  # = argmax(0) (first maximum), 2-5x faster
+        binary = masks >= 0.5
+        num_kept = masks.shape[0]
+        # Per-query areas in O(H·W) instead of (kept, H, W) boolean maps: a pixel belongs to the segment of its
+        # argmax query when that query's own mask is >= 0.5 there (segments are disjoint by construction).
+        own = binary.gather(0, mask_ids[None])[0]
+        region_area = torch.bincount(mask_ids.flatten(), minlength=num_kept)
+        mask_area = binary.view(torch.uint8).flatten(1).sum(1, dtype=torch.int32)  # exact, no bool->int64 copy
+        seg_area = torch.bincount(mask_ids[own], minlength=num_kept)
+        valid = (region_area > 0) & (mask_area > 0) & (seg_area > 0) & \
+            (region_area >= iou_thr * mask_area)
+        # ids of the surviving segments: things numbered 1, 2, ... in query order, stuff of one class merged
+        is_thing = labels < self.num_things_classes
+        instance_id = torch.cumsum((valid & is_thing).int(), 0)
+        ids = torch.where(is_thing, labels + instance_id * INSTANCE_OFFSET, labels)
+        lut = torch.where(valid, ids, torch.full_like(ids, self.num_classes)).to(torch.int32)
+        panoptic_seg = torch.where(own, lut[mask_ids], panoptic_seg)
+        return PixelData(sem_seg=panoptic_seg[None])
+
+    semantic_scores = staticmethod(semantic_scores)
+
+    def semantic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
+        return PixelData(sem_seg=semantic_scores(mask_cls, mask_pred).max(0).indices[None])  # = argmax(0)
+
+    def instance_queries(self, mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The instance selection: top-k (``max_per_image``) of the N×K class probabilities, thing classes only.
+        Returns query indices, labels and class scores of the selected (query, class) pairs."""
+        scores = F.softmax(mask_cls, dim=-1)[:, :-1]
+        k = min(self.test_cfg.get('max_per_image', 100), scores.numel())
+        top_scores, top = scores.flatten().topk(k, sorted=False)
+        labels = top % self.num_classes
+        is_thing = labels < self.num_things_classes
+        return top[is_thing] // self.num_classes, labels[is_thing], top_scores[is_thing]
+
+    def instance_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> InstanceData:
+        """(N, K+1) logits, (N, H, W) mask logits -> instances; score = class prob × mean mask prob inside the
+        binary mask (mask logit > 0), boxes from the masks (the official ``instance_inference``)."""
+        queries, labels, scores = self.instance_queries(mask_cls)
+        masks = mask_pred[queries]
+        binary = masks > 0
+        mask_scores = (masks.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+        return InstanceData(bboxes=mask2bbox(binary), labels=labels, scores=scores * mask_scores, masks=binary)
+
+    def read_queries(self, mask_cls: Tensor, tasks: Sequence[str]) -> Optional[Tensor]:
+        """Sorted indices of the queries whose masks the post-processors of ``tasks`` read; None = all."""
+        if 'semantic' in tasks:
+            return None
+        keep = []
+        if 'panoptic' in tasks:
+            keep.append(torch.nonzero(self.panoptic_queries(mask_cls)[2]).flatten())
+        if 'instance' in tasks:
+            keep.append(self.instance_queries(mask_cls)[0])
+        return torch.unique(torch.cat(keep)) if keep else None
+
+    @staticmethod
+    def resize_masks(mask_pred: Tensor, queries: Optional[Tensor], pad_shape: Tuple[int, int],
+                     img_shape: Tuple[int, int], out_shape: Tuple[int, int]) -> Tensor:
+        """Upsample to the padded input size, crop the padding, resize to ``out_shape``, for the rows in
+        ``queries`` only (others are left uninitialised: no post-processor reads them). Bilinear resizing treats
+        each query on its own, so the rows equal a full resize up to float rounding (PyTorch vectorises across
+        channels, ~1 ulp); same-size resizes are skipped (they are the identity)."""
+        if queries is not None and queries.numel() == 0:
+            return mask_pred.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
+        masks = mask_pred if queries is None else mask_pred[queries]
+        if masks.shape[-2:] != pad_shape:
+            masks = F.interpolate(masks[None], size=pad_shape, mode='bilinear', align_corners=False)[0]
+        masks = masks[:, :img_shape[0], :img_shape[1]]
+        if masks.shape[-2:] != out_shape:
+            masks = F.interpolate(masks[:, None], size=out_shape, mode='bilinear', align_corners=False)[:, 0]
+        if queries is None:
+            return masks
+        full = masks.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
+        full[queries] = masks
+        return full
+
+    def predict(self,
+                mask_cls_results: Tensor,
+                mask_pred_results: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = False,
+                tasks: Sequence[str] = TASKS,
+                **kwargs) -> List[Dict]:
+        """Post-process a batch.
+
+        Args:
+            mask_cls_results (Tensor): (B, N, K+1) class logits.
+            mask_pred_results (Tensor): (B, N, H, W) mask logits at the padded batch size, or at a lower
+                resolution (the decoder's 1/4): they are then upsampled to ``batch_input_shape`` first.
+            batch_data_samples (list[DetDataSample]): samples with ``img_shape``/``ori_shape`` metainfo.
+            rescale (bool): resize to the original image size. Defaults to False.
+            tasks (Sequence[str]): which of 'panoptic', 'instance', 'semantic' outputs to produce.
+
+        Returns:
+            list[dict]: per image, ``{task: PixelData or InstanceData}`` for the requested tasks.
+        """
+        results = []
+        for mask_cls, mask_pred, sample in zip(mask_cls_results, mask_pred_results, batch_data_samples):
+            meta = sample.metainfo
+            img_shape = tuple(meta['img_shape'][:2])
+            if 'batch_input_shape' in meta:
+                pad_shape = tuple(meta['batch_input_shape'][:2])
+            elif all(m >= i for m, i in zip(mask_pred.shape[-2:], img_shape)):
+                pad_shape = tuple(mask_pred.shape[-2:])  # masks already at the (padded) input size
+            else:
+                raise KeyError(f'data sample metainfo has no "batch_input_shape" (needed to upsample '
+                               f'{tuple(mask_pred.shape[-2:])} masks to an img_shape of {img_shape})')
+            out_shape = tuple(meta['ori_shape'][:2]) if rescale else img_shape
+            mask_pred = self.resize_masks(mask_pred, self.read_queries(mask_cls, tasks), pad_shape, img_shape,
+                                          out_shape)
+            result = {}
+            for task in tasks:
+                post = getattr(self, f'{task}_postprocess')
+                result[task] = post(mask_cls, mask_pred)
+            results.append(result)
+        return results
