@@ -19,14 +19,15 @@ from oneformer.tasks import TASKS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(REPO, 'configs', '_base_', 'datasets')
-PANOPTIC_CFGS = ['coco_panoptic.py', 'ade20k_panoptic.py', 'ade20k_panoptic_640.py', 'cityscapes_panoptic.py',
-                 'custom_panoptic.py', 'synthetic_panoptic.py']
+PANOPTIC_CFGS = ['coco_panoptic.py', 'ade20k_panoptic.py', 'ade20k_panoptic_640.py', 'ade20k_panoptic_896.py',
+                 'ade20k_panoptic_1280.py', 'cityscapes_panoptic.py', 'mapillary_panoptic.py', 'custom_panoptic.py',
+                 'synthetic_panoptic.py']
 SIZE = 40
 
 
 def test_all_base_dataset_configs_are_covered():
     found = sorted(osp.basename(p) for p in glob.glob(osp.join(CFG_DIR, '*.py')))
-    assert found == sorted(PANOPTIC_CFGS + ['custom_semantic.py', 'custom_instance.py'])
+    assert found == sorted(PANOPTIC_CFGS + ['custom_semantic.py', 'custom_instance.py', 'oneformer_panoptic_base.py'])
 
 
 def _check_train_tail(cfg):
