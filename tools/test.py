@@ -2,11 +2,13 @@
 """Test (and evaluate) OneFormer (mmdet-style test script; also what ``mim test oneformer CONFIG -C CKPT`` runs).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out x.pkl] [--show-dir DIR]
-        [--task panoptic|instance|semantic|all] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--task panoptic|instance|semantic|all] [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 ``--task`` sets ``model.test_cfg.tasks`` (``all`` = one backbone pass, one decoder pass per task) and keeps only the
-metrics of those tasks in ``test_evaluator``. The headline numbers are printed as a markdown table and saved to
-``{work_dir}/metrics.json`` by ``TaskMetricsSummaryHook`` (added when the config lacks it).
+metrics of those tasks in ``test_evaluator``. ``--tta`` wraps the model in the config's ``tta_model`` and tests with
+its ``tta_pipeline`` (multi-scale + flip mIoU, single-scale PQ / AP in the same pass). The headline numbers are
+printed as a markdown table and saved to ``{work_dir}/metrics.json`` by ``TaskMetricsSummaryHook`` (added when the
+config lacks it).
 """
 import argparse
 import os
@@ -39,6 +41,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         choices=TASK_CHOICES,
         default=None,
         help='task token(s) to run at test time; default: the config\'s model.test_cfg.tasks')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='multi-scale + flip semantic evaluation (mIoU ms+flip; PQ / AP stay single-scale) with the config\'s '
+        'tta_model / tta_pipeline (configs/_base_/tta/)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

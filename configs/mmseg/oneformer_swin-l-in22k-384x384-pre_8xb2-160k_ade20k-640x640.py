@@ -21,3 +21,5 @@ model = dict(
         loss_contrastive={{_base_.oneformer_loss_contrastive}}))
 
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{_base_.oneformer_custom_keys}}))
+# mmseg's SegTTAModel would re-apply a softmax to the head's sum_q softmax(cls) * sigmoid(mask) scores
+tta_model = dict(_delete_=True, type='OneFormerSegTTAModel')

@@ -3,6 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmseg.registry import METRICS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
@@ -22,7 +23,7 @@ CONFIGS = {
 SHARED_KEYS = ('train_pipeline', 'test_pipeline', 'train_dataloader', 'val_dataloader', 'test_dataloader',
                'val_evaluator', 'test_evaluator', 'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
                'default_hooks', 'auto_scale_lr', 'default_scope', 'env_cfg', 'log_processor', 'visualizer',
-               'tta_model', 'tta_pipeline')
+               'tta_pipeline')
 # decode-head keys OneFormer changes (everything else: the same as Mask2Former)
 HEAD_CHANGES = {'type', 'class_names', 'num_queries', 'pixel_decoder', 'task_encoder', 'query_transformer',
                 'text_mapper', 'loss_contrastive'}
@@ -47,6 +48,8 @@ def test_config_is_mask2former_config_with_oneformer_head(name, tmp_path):
     assert cfg.custom_imports == dict(imports=['oneformer', 'mmdet.models'], allow_failed_imports=False)
     for key in SHARED_KEYS:
         assert cfg.get(key) == m2f.get(key), key
+    # mmseg's SegTTAModel re-applies a softmax; our head's scores are already sum_q softmax(cls) * sigmoid(mask)
+    assert m2f.tta_model.type == 'SegTTAModel' and cfg.tta_model == dict(type='OneFormerSegTTAModel')
     assert cfg.model.data_preprocessor == m2f.model.data_preprocessor
     assert cfg.model.backbone == m2f.model.backbone
     assert cfg.model.test_cfg == m2f.model.test_cfg
@@ -88,8 +91,10 @@ def test_config_builds_model_pipelines_and_metric(name):
     assert (model.num_classes, model.out_channels, model.align_corners) == (num_classes, num_classes, False)
     assert head.num_queries == num_queries and head.query_embed.num_embeddings == num_queries
     assert head.class_names == tuple(DATASETS.get(dataset).METAINFO['classes'])
-    assert head.text_token_table.shape == (num_classes + 1, 77)  # every class text + the pad text
-    assert head.text_mapper.num_ctx == 16 and head.text_tokens(torch.tensor([0])).shape == (num_queries - 16, 77)
+    assert head.text_token_table.shape == (num_classes, 77)  # every class text (the head pads with the task's)
+    sample = DetDataSample(metainfo=dict(text_tokens=head.class_text_tokens(torch.tensor([0]))))
+    assert head.text_mapper.num_ctx == 16 and head.text_tokens([sample], ['semantic'], 'cpu').shape == \
+        (1, num_queries - 16, 77)
     assert type(head.loss_cls).__module__.startswith('mmdet.')
     for pipeline in (cfg.train_pipeline, cfg.test_pipeline, cfg.train_dataloader.dataset.pipeline,
                      cfg.val_dataloader.dataset.pipeline):

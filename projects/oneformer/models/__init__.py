@@ -5,6 +5,7 @@ from .detectors import OneFormer
 from .layers import TaskEncoder, TaskGuidedQueryTransformer, TextMapper
 from .losses import QueryTextContrastiveLoss
 from .seg_heads import OneFormerFusionHead
+from .tta import OneFormerSegTTAModel, OneFormerTTAModel  # noqa: F401  (mmdet / mmseg MODELS)
 
 __all__ = [
     'DiNAT', 'OneFormer', 'OneFormerHead', 'OneFormerFusionHead', 'OneFormerSegHead', 'TaskEncoder',
