@@ -9,7 +9,7 @@ _base_ = [
     '../_base_/schedules/schedule_cityscapes_90k.py', '../_base_/default_runtime.py'
 ]
 
-num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES (R50 configs use 150, the dataset base has the large models' 250)
+num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES (150 for R50 on every dataset; the large models use 250)
 object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Cityscapes)
 
 model = dict(

@@ -281,7 +281,8 @@ def test_paper_hyper_parameters(name):
         ckpt, pretrain_cfg = exp['load_from']
         assert cfg.load_from == f'checkpoints/{ckpt}'
         assert m.backbone.init_cfg is None
-        assert pretrain_cfg in CONFIGS and ckpt in open(osp.join(CFG_DIR, name)).read()
+        with open(osp.join(CFG_DIR, name), encoding='utf-8') as f:
+            assert pretrain_cfg in CONFIGS and ckpt in f.read()  # the comment says where it comes from
     else:
         assert cfg.load_from is None
         assert m.backbone.init_cfg.type == 'Pretrained' and m.backbone.init_cfg.checkpoint == bb['pretrained']
@@ -356,6 +357,30 @@ def test_runtime_is_mmdets_with_our_differences():
         assert _unscoped(ours[key]) == mmdet[key], key
     for hook in ('timer', 'logger', 'param_scheduler', 'sampler_seed', 'visualization'):
         assert _unscoped(ours.default_hooks[hook]) == mmdet.default_hooks[hook], hook
+
+
+def test_shared_blocks_are_written_once():
+    """Configs inherit instead of copying: the large backbones live in _base_/models/, the loader body of the
+    oneformer_unified datasets in _base_/datasets/oneformer_panoptic_base.py, the runtime comes from mmdet."""
+    base = osp.join(REPO, 'configs', '_base_')
+
+    def read(path):
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+
+    # the small Swin-T / ConvNeXt-T backbones are used by one config each, which declares them itself
+    own_backbone = {'oneformer_swin-t-p4-w7-224_8xb2-160k_ade20k-panoptic-512x512.py',
+                    'oneformer_convnext-t-mmpretrain_8xb2-160k_ade20k-panoptic-512x512.py'}
+    for name in set(CONFIGS) - own_backbone:
+        text = read(osp.join(CFG_DIR, name))
+        for block in ("type='SwinTransformer'", "type='mmpretrain.ConvNeXt'", "type='DiNAT'"):
+            assert block not in text, (name, block)
+    for family in ('swin-l', 'convnext-l', 'convnext-xl', 'dinat-l'):
+        assert "_base_ = './oneformer_" in read(osp.join(base, 'models', f'oneformer_{family}.py'))
+    for dataset in ('ade20k_panoptic.py', 'cityscapes_panoptic.py', 'mapillary_panoptic.py'):
+        text = read(osp.join(base, 'datasets', dataset))
+        assert "_base_ = './oneformer_panoptic_base.py'" in text and 'persistent_workers' not in text, dataset
+    assert read(osp.join(base, 'default_runtime.py')).count("_base_ = 'mmdet::_base_/default_runtime.py'") == 1
 
 
 # ---------------------------------------------------------------------------------------------- building models

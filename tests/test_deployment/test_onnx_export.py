@@ -101,7 +101,8 @@ def _session_logits(onnx_file, x, task_indices):
 
 
 def test_graph_is_standard_onnx(env):
-    for key, shape in (('fixed', [1, 3, 64, 64]), ('dynamic', ['batch', 3, 'height', 'width'])):
+    for key, shape, task_shape in (('fixed', [1, 3, 64, 64], [1, 1]),
+                                   ('dynamic', ['batch', 3, 'height', 'width'], ['batch', 'num_tasks'])):
         model = onnx.load(env[key])
         onnx.checker.check_model(model)
         ops = {(n.domain, n.op_type) for n in model.graph.node}
@@ -114,12 +115,14 @@ def test_graph_is_standard_onnx(env):
         dims = [d.dim_value or d.dim_param for d in inputs['inputs'].type.tensor_type.shape.dim]
         assert dims == shape
         assert inputs['task'].type.tensor_type.elem_type == onnx.TensorProto.INT64
+        assert [d.dim_value or d.dim_param for d in inputs['task'].type.tensor_type.shape.dim] == task_shape
         assert model.opset_import[0].version == 17
 
 
-def test_fixed_graph_matches_pytorch_for_every_task(env):
+def test_fixed_graph_matches_pytorch_for_every_task(env, runners):
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    cls3, masks3 = _session_logits(env['fixed'], x, [[0, 1, 2]])  # the three tasks in one run
+    # the graph has T=1: the runner runs the three tasks as three graph runs
+    cls3, masks3 = (t.numpy() for t in runners['fixed'].forward_graph(x, [[0, 1, 2]]))
     assert cls3.shape == (1, 3, 12, 6) and masks3.shape == (1, 3, 12, 16, 16)
     reference = _reference(env['model'], x)
     for i, task in enumerate(TASKS):
@@ -127,10 +130,20 @@ def test_fixed_graph_matches_pytorch_for_every_task(env):
         cls, masks = _session_logits(env['fixed'], x, [[i]])
         np.testing.assert_allclose(cls[:, 0], ref_cls.numpy(), atol=ATOL, rtol=0)
         np.testing.assert_allclose(masks[:, 0], ref_masks.numpy(), atol=ATOL, rtol=0)
-        np.testing.assert_allclose(cls3[:, i], cls[:, 0], atol=ATOL, rtol=0)
-        np.testing.assert_allclose(masks3[:, i], masks[:, 0], atol=ATOL, rtol=0)
+        np.testing.assert_array_equal(cls3[:, i], cls[:, 0])
+        np.testing.assert_array_equal(masks3[:, i], masks[:, 0])
     # the task input matters: the tasks' outputs differ (else the checks above would not tell tasks apart)
     assert np.abs(cls3[:, 0] - cls3[:, 2]).max() > 1e-2
+
+
+def test_task_groups_for_a_graph_with_fixed_tasks_per_image():
+    from oneformer.deployment.runtime import task_groups
+    task = np.array([[0, 1, 2], [2, 0, 1]])
+    assert [g.tolist() for g in task_groups(task, 3)] == [task.tolist()]
+    assert [g.tolist() for g in task_groups(task, 1)] == [[[0], [2]], [[1], [0]], [[2], [1]]]
+    # the last group is padded with its own first task (its outputs are dropped)
+    assert [g.tolist() for g in task_groups(task, 2)] == [[[0, 1], [2, 0]], [[2, 2], [1, 1]]]
+    assert [g.tolist() for g in task_groups(task[:, :1], 3)] == [[[0, 0, 0], [2, 2, 2]]]
 
 
 def test_dynamic_graph_two_sizes_and_batches(env):
@@ -167,7 +180,8 @@ def test_metadata_round_trips(env):
     assert meta['preprocess']['mean'] == pytest.approx(dp.mean.flatten().tolist())
     assert meta['preprocess']['std'] == pytest.approx(dp.std.flatten().tolist())
     assert meta['preprocess']['bgr_to_rgb'] is True and meta['preprocess']['pad_size_divisor'] == 32
-    assert (meta['opset'], meta['input_shape'], meta['dynamic']) == (17, [1, 3, 64, 64], False)
+    assert (meta['opset'], meta['input_shape'], meta['task_shape'], meta['dynamic']) == (17, [1, 3, 64, 64], [1, 1],
+                                                                                         False)
     assert meta['input_names'] == ['inputs', 'task'] and meta['source_checkpoint'] == 'tiny.pth'
     assert Config.fromstring(meta['config'], '.py').model.panoptic_head.num_queries == 12
     # stock ONNX Runtime sees the same keys (JSON strings)

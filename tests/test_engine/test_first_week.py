@@ -51,8 +51,11 @@ def test_folder_inference_skips_unreadable_files(infer_cfg, folder, tmp_path):
     with pytest.warns(UserWarning, match='no weights'):
         inferencer = OneFormerInferencer(infer_cfg, device='cpu', task='semantic')
     with pytest.warns(UserWarning, match=r'1 of 3 files of .* could not be read and were skipped: .*b_broken.jpg'):
-        out = inferencer(folder)
+        out = inferencer(folder, return_vis=True)
     assert [osp.basename(p['img_path']) for p in out['predictions']] == ['a.png', 'c.jpg']
+    # the inferencer's drawings of these 24x32 images are upscaled 16x (DEFAULT_MIN_DRAW_SIZE 512)
+    assert inferencer.visualizer.min_draw_size == 512
+    assert out['visualization'][0]['semantic'].shape == (24 * 16, 32 * 16, 3)
     assert out['skipped'] == [osp.join(folder, 'b_broken.jpg')]
     with pytest.raises(ValueError, match='cannot read image .*b_broken.jpg'):  # named explicitly: an error
         inferencer(osp.join(folder, 'b_broken.jpg'))
@@ -100,6 +103,7 @@ def test_small_images_are_upscaled_before_drawing():
     vis.add_datasample('x', image, sample, draw_gt=False)
     assert vis.get_image().shape == (128, 2 * 96, 3)
     assert OneFormerVisualizer(name='upscale_off', min_draw_size=0).draw_scale(8, 8) == 1
+    assert OneFormerVisualizer(name='upscale_default').draw_scale(8, 8) == 1  # off unless configured / inferencer
 
 
 def test_foreign_checkpoint_mismatch_is_summarised():

@@ -1,7 +1,7 @@
 """tools/analysis_tools/benchmark_peers.py and profile_oneformer.py run and write their JSON schema.
 
 Nothing here is timed or compares speeds (other jobs share the CPU): the tiny runs check the plumbing — both sides of
-every measure ran, ratios and goal flags are consistent, both P1 sides use the same weights, the table lists every
+every measure ran, ratios and goal flags are consistent, both end2end sides use the same weights, the table lists every
 measure — and the cheap helpers are unit-tested.
 """
 import json
@@ -53,7 +53,7 @@ def _check_entry(entry, goal):
 @pytest.mark.slow
 def test_quick_benchmark_writes_the_json_schema(tmp_path):
     out = tmp_path / 'bench.json'
-    measures = 'P1,P2,P3,P4,P5,complexity'
+    measures = 'end2end,forward,three_tasks,train,pipeline,complexity'
     stdout = _run('benchmark_peers.py', TINY + ['--measures', measures, '--out', str(out)], tmp_path)
     report = json.loads(out.read_text())
     assert report['schema_version'] == 1 and report['preset'] == 'quick' and report['threads'] == 1
@@ -62,17 +62,17 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
     assert report['command'].startswith('python tools/analysis_tools/benchmark_peers.py --quick')
     assert {'cpu', 'torch', 'mmdet', 'transformers'} <= set(report['machine'])
     res = report['results']
-    _check_entry(res['P1'], '<= 0.75')
-    # same converted weights on both sides of P1: identical logits on HF's pixel values
-    assert res['P1']['max_rel_logit_diff'] < 1e-4
-    assert res['P1']['ours_test_step']['median'] > 0
-    _check_entry(res['P2'], '<= 1.10')
-    _check_entry(res['P3'], '<= 0.50')
-    _check_entry(res['P4']['time'], '<= 1.15')
-    _check_entry(res['P4']['memory'], '<= 1.15')
-    assert res['P4']['memory']['unit'] == 'MB' and 'VmHWM' in res['P4']['memory']['method']
+    _check_entry(res['end2end'], '<= 0.75')
+    # same converted weights on both sides of end2end: identical logits on HF's pixel values
+    assert res['end2end']['max_rel_logit_diff'] < 1e-4
+    assert res['end2end']['ours_test_step']['median'] > 0
+    _check_entry(res['forward'], '<= 1.10')
+    _check_entry(res['three_tasks'], '<= 0.50')
+    _check_entry(res['train']['time'], '<= 1.15')
+    _check_entry(res['train']['memory'], '<= 1.15')
+    assert res['train']['memory']['unit'] == 'MB' and 'VmHWM' in res['train']['memory']['method']
     for side in ('ours', 'peer'):
-        worker = res['P4']['workers'][side]
+        worker = res['train']['workers'][side]
         assert worker['threads'] == 1 and worker['peak_method'] == 'VmHWM reset before training'
         # the training peak covers the built model; the measure is that peak minus the imports' RSS
         assert worker['peak_rss_training_mb'] >= worker['rss_model_built_mb'] - 1 > worker['rss_after_imports_mb'] > 0
@@ -80,18 +80,18 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
                                                              worker['rss_after_imports_mb'])
         assert math.isfinite(worker['loss']) and worker['loss'] > 0
     # OneFormer trains extra modules (task encoder, query transformer, text mapper)
-    assert res['P4']['workers']['ours']['params'] > res['P4']['workers']['peer']['params']
-    _check_entry(res['P5'], '>= 20')
-    assert res['P5']['unit'] == 'samples/s' and res['P5']['higher_is_better']
-    # the model side of P5 is P4's training throughput: batch 1 / median iteration time
-    assert res['P5']['peer']['median'] == pytest.approx(1 / res['P4']['time']['ours']['median'])
+    assert res['train']['workers']['ours']['params'] > res['train']['workers']['peer']['params']
+    _check_entry(res['pipeline'], '>= 20')
+    assert res['pipeline']['unit'] == 'samples/s' and res['pipeline']['higher_is_better']
+    # the model side of pipeline is train's training throughput: batch 1 / median iteration time
+    assert res['pipeline']['peer']['median'] == pytest.approx(1 / res['train']['time']['ours']['median'])
     c = res['complexity']
     assert c['ours']['flops'] > c['peer']['flops'] > 0
     assert c['flops_ratio'] == pytest.approx(c['ours']['flops'] / c['peer']['flops'])
     assert c['ours']['parts']['text_mapper'] > 0 and 'query_transformer' not in c['peer']['parts']
     # the printed and stored table has one row per measure
-    for title in ('P1 end-to-end', 'P2 forward', 'P3 evaluate', 'P4 training iteration', 'P4 training peak memory',
-                  'P5 data pipeline', 'oneformer-mm (inference)'):
+    for title in ('end2end end-to-end', 'forward forward', 'three_tasks evaluate', 'train training iteration', 'train training peak memory',
+                  'pipeline data pipeline', 'oneformer-mm (inference)'):
         assert title in report['table'] and title in stdout
 
 
@@ -129,11 +129,11 @@ def test_profiler_query_transformer_mode(tmp_path):
 
 def test_measure_selection_and_presets(bench_lib):
     benchmark_peers, presets, _, _ = bench_lib
-    assert benchmark_peers.parse_measures('P1, P3') == ['P1', 'P3']
+    assert benchmark_peers.parse_measures('end2end, three_tasks') == ['end2end', 'three_tasks']
     with pytest.raises(ValueError, match='P6'):
-        benchmark_peers.parse_measures('P1,P6')
-    with pytest.raises(ValueError, match='add P4'):
-        benchmark_peers.parse_measures('P5')
+        benchmark_peers.parse_measures('end2end,P6')
+    with pytest.raises(ValueError, match='add train'):
+        benchmark_peers.parse_measures('pipeline')
     p = presets.get_preset('quick', image_size=96, repeats=3)
     assert (p.image_size, p.repeats, p.batch) == (96, 3, presets.PRESETS['quick'].batch)
     with pytest.raises(ValueError, match='multiple of 32'):
@@ -162,5 +162,5 @@ def test_interleaved_timing_and_goal_flags(bench_lib):
     assert not timing.ratio_entry(slow, fast, '<= 1.10', 'o', 'p')['met']  # 2.0
     entry = timing.ratio_entry(slow, fast, '>= 20', 'o', 'p', unit='samples/s')
     assert entry['ratio'] == 2.0 and not entry['met']
-    table = report.markdown(dict(results=dict(P2=timing.ratio_entry(fast, slow, '<= 1.10', 'o', 'mmdet M2F'))))
-    assert '| P2 forward latency | 1000.0 ms | 2000.0 ms (mmdet M2F) | 0.50x | <= 1.10 | yes |' in table
+    table = report.markdown(dict(results=dict(forward=timing.ratio_entry(fast, slow, '<= 1.10', 'o', 'mmdet M2F'))))
+    assert '| forward forward latency | 1000.0 ms | 2000.0 ms (mmdet M2F) | 0.50x | <= 1.10 | yes |' in table

@@ -5,17 +5,17 @@
 
 Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides interleaved, same thread count):
 
-* P1 end-to-end inference of one image, panoptic task (our pipeline + data preprocessor + forward + panoptic
+* end2end end-to-end inference of one image, panoptic task (our pipeline + data preprocessor + forward + panoptic
   post-processing) vs HF transformers' OneFormer (``OneFormerImageProcessor`` + CLIP token ids + forward +
   ``post_process_panoptic_segmentation``) with the same weights: a random HF model of the preset's sizes converted
   by ``oneformer.model_converters.convert_hf_dir``. Goal <= 0.75x.
-* P2 forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
+* forward forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
   pixel decoder, decoder, query count and input. Goal <= 1.10x.
-* P3 ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes. Goal <= 0.5x.
-* P4 training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
+* three_tasks ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes. Goal <= 0.5x.
+* train training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
   subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.
-* P5 samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
-* onnx: P1's end-to-end panoptic inference with the network in ONNX Runtime on the CPU (graph exported from the
+* pipeline samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
+* onnx: end2end's end-to-end panoptic inference with the network in ONNX Runtime on the CPU (graph exported from the
   same weights by ``oneformer.deployment``, same pre- and post-processing code) vs PyTorch eager on the CPU; also
   ONNX Runtime's per-operator time shares. Needs ``requirements/deploy.txt``. Goal <= 0.70x.
 * complexity: parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of both models, and the
@@ -44,7 +44,7 @@ from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
 from oneformer_bench.report import markdown  # noqa: E402
 from oneformer_bench.timing import pin_threads  # noqa: E402
 
-MEASURES = ('P1', 'P2', 'P3', 'P4', 'P5', 'onnx', 'complexity', 'paper_params')
+MEASURES = ('end2end', 'forward', 'three_tasks', 'train', 'pipeline', 'onnx', 'complexity', 'paper_params')
 SCHEMA_VERSION = 1
 
 
@@ -54,17 +54,17 @@ def parse_args(argv=None):
     size.add_argument('--quick', action='store_true', help='the small "quick" preset (a few minutes on 2 cores)')
     size.add_argument('--preset', choices=sorted(PRESETS), help='sizes (default: full, the paper\'s R50 model)')
     parser.add_argument('--measures', default=','.join(MEASURES),
-                        help=f'comma-separated subset of {",".join(MEASURES)} (P5 needs P4)')
+                        help=f'comma-separated subset of {",".join(MEASURES)} (pipeline needs train)')
     parser.add_argument('--image-size', type=int, help='override the input side (multiple of 32)')
     parser.add_argument('--repeats', type=int, help='timed runs per side (median reported)')
     parser.add_argument('--warmup', type=int, help='untimed runs per side first')
-    parser.add_argument('--batch', type=int, help='training batch size (P4)')
-    parser.add_argument('--pipeline-samples', type=int, help='samples timed through the data pipeline (P5)')
-    parser.add_argument('--train-rounds', type=int, help='fresh training processes per side, alternating (P4)')
+    parser.add_argument('--batch', type=int, help='training batch size (train)')
+    parser.add_argument('--pipeline-samples', type=int, help='samples timed through the data pipeline (pipeline)')
+    parser.add_argument('--train-rounds', type=int, help='fresh training processes per side, alternating (train)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
                         help='torch intra-op threads for both sides (default: torch default, %(default)s here)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        help='device of both sides (default: cuda when available, else cpu; P5 runs on CPU)')
+                        help='device of both sides (default: cuda when available, else cpu; pipeline runs on CPU)')
     parser.add_argument('--out', help='JSON output (default: work_dirs/benchmark/benchmark_<preset>.json)')
     parser.add_argument('--work-dir', help='keep the converted model and synthetic data here (default: temp dir)')
     return parser.parse_args(argv)
@@ -75,8 +75,8 @@ def parse_measures(text: str) -> List[str]:
     unknown = [m for m in measures if m not in MEASURES]
     if unknown or not measures:
         raise ValueError(f'--measures: unknown {unknown or text!r}; choose from {", ".join(MEASURES)}')
-    if 'P5' in measures and 'P4' not in measures:
-        raise ValueError('--measures: P5 compares with the training throughput of P4; add P4')
+    if 'pipeline' in measures and 'train' not in measures:
+        raise ValueError('--measures: pipeline compares with the training throughput of train; add train')
     if 'onnx' in measures and importlib.util.find_spec('onnxruntime') is None:
         raise ValueError('--measures: onnx needs onnxruntime and onnx (pip install -r requirements/deploy.txt); '
                          'or leave it out of --measures')
@@ -124,8 +124,8 @@ def run(args, command: str) -> Dict:
         work_dir = args.work_dir or tmp
         os.makedirs(work_dir, exist_ok=True)
         ctx = M.Context(preset, work_dir, threads, device=args.device)
-        steps = [('P1', M.p1_end_to_end), ('P2', M.p2_forward), ('P3', M.p3_all_tasks), ('P4', M.p4_training),
-                 ('P5', lambda c: M.p5_pipeline(c, results['P4']['time']['ours'])), ('onnx', M.onnx_end_to_end),
+        steps = [('end2end', M.end_to_end), ('forward', M.forward_latency), ('three_tasks', M.three_tasks_one_pass), ('train', M.training_step),
+                 ('pipeline', lambda c: M.pipeline_throughput(c, results['train']['time']['ours'])), ('onnx', M.onnx_end_to_end),
                  ('complexity', C.complexity),
                  ('paper_params', lambda c: C.paper_params())]
         for key, fn in steps:

@@ -51,7 +51,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
 DEFAULT_DATASET = osp.join(REPO, 'configs', '_base_', 'datasets', 'synthetic_panoptic.py')
 DEFAULT_ONEFORMER = osp.join(REPO, 'configs', 'oneformer', 'oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py')
 COMPARE_CONFIGS = osp.join(REPO, 'configs', 'compare')
-DEFAULT_ITERS = 500
+DEFAULT_ITERS = 600  # ~15 min for the four runs on 2 idle CPU cores (docs/compare.md)
 SCHEMA_VERSION = 1
 METRICS = ('PQ', 'AP', 'mIoU')
 TASK_METRIC = {'panoptic': 'PQ', 'instance': 'AP', 'semantic': 'mIoU'}
@@ -84,6 +84,7 @@ class RunSpec:
 
 
 def _peer_config(name: str) -> str:
+    """Template (``{}`` = task) of the synthetic-data config of peer ``name`` in ``configs/compare/``."""
     return osp.join(COMPARE_CONFIGS, f'{name}_r18-tiny_1xb4-1k_synthetic-{{}}-128x128.py')
 
 
@@ -95,6 +96,7 @@ MASKFORMER_RUN = RunSpec('maskformer_panoptic', 'MaskFormer', 'mmdet', ('panopti
 
 
 def oneformer_run(config: str) -> RunSpec:
+    """The joint OneFormer run with model config ``config``."""
     return RunSpec('oneformer', 'OneFormer', 'oneformer', ALL_TASKS, config, 'oneformer')
 
 
@@ -333,10 +335,12 @@ MMSEG_SAME = ('RandomFlip', 'RandomResize', 'RandomChoiceResize', 'Resize', 'Pho
 
 
 def _is_loader(t) -> bool:
+    """Whether pipeline step ``t`` loads data (``LoadImageFromFile``, ``LoadPanopticAnnotations``, ...)."""
     return t['type'].startswith('Load')
 
 
 def _is_augmentation(t) -> bool:
+    """Whether pipeline step ``t`` augments / resizes (not a loader, packer, OneFormer target or kept peer step)."""
     return not (_is_loader(t) or t['type'].startswith('Pack') or t['type'] in ONEFORMER_ONLY_TRANSFORMS
                 or t['type'] in PEER_KEEP_TRANSFORMS)
 
@@ -384,6 +388,7 @@ def augmentation_of(pipeline: Sequence[dict], library: str) -> List[dict]:
 
 
 def _class_weight(num_classes: int, no_object: float = 0.1) -> List[float]:
+    """Mask2Former's classification weights: 1 per class, ``no_object`` for the extra "no object" class."""
     return [1.0] * num_classes + [no_object]
 
 
@@ -493,6 +498,7 @@ def build_run_config(spec: RunSpec, ds: DatasetInfo, args: argparse.Namespace):
 
 # ---------------------------------------------------------------------------------------------------- running
 def _sha1_file(path: str) -> str:
+    """SHA-1 of a file's bytes."""
     with open(path, 'rb') as f:
         return hashlib.sha1(f.read()).hexdigest()
 
@@ -516,6 +522,7 @@ def train_clock():
     from mmengine.hooks import Hook
 
     class TrainClock(Hook):
+        """Training-loop wall / CPU seconds, saved in and restored from checkpoints."""
         priority = 'VERY_HIGH'  # before CheckpointHook's after_train_iter: the saved total includes that iteration
 
         def __init__(self):
@@ -571,6 +578,7 @@ def count_flops(model, library: str, size: Tuple[int, int]) -> Dict:
         samples = [DetDataSample(metainfo=meta)]
 
     class Forward(torch.nn.Module):
+        """``model`` with a tensor-only forward: backbone + head on one image batch."""
 
         def __init__(self, inner):
             super().__init__()
@@ -646,6 +654,7 @@ def test_image_size(cfg) -> Tuple[int, int]:
 
 
 def _load_json(path: str) -> Optional[Dict]:
+    """The JSON at ``path``, None if there is no such file."""
     if not osp.isfile(path):
         return None
     with open(path) as f:
@@ -653,6 +662,7 @@ def _load_json(path: str) -> Optional[Dict]:
 
 
 def _dump_json(obj, path: str) -> None:
+    """Write ``obj`` as JSON atomically (a temporary file renamed over ``path``)."""
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(obj, f, indent=1)
@@ -757,6 +767,7 @@ def summarize_models(runs: Sequence[Dict]) -> List[Dict]:
 
 
 def _num(value, fmt: str, scale: float = 1.0) -> str:
+    """``value * scale`` formatted with ``fmt``, an en dash for None."""
     return '–' if value is None else format(value * scale, fmt)
 
 
@@ -847,6 +858,7 @@ def machine() -> Dict:
 
 
 def _load_average() -> Optional[List[float]]:
+    """1 / 5 / 15 minute load averages (None where the platform has none)."""
     try:
         return [round(v, 2) for v in os.getloadavg()]
     except OSError:
@@ -855,6 +867,7 @@ def _load_average() -> Optional[List[float]]:
 
 # ---------------------------------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--dataset', default=DEFAULT_DATASET, help='COCO-panoptic dataset base config')
     parser.add_argument('--data-root', help="use this data root instead of the dataset config's")
@@ -884,9 +897,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def requested_runs(args: argparse.Namespace) -> List[RunSpec]:
     """The runs asked for, in order: OneFormer, the three Mask2Former ones, then the optional peers."""
     if args.with_knet:
-        raise CompareError('--with-knet is not implemented: K-Net (mmseg) needs its own kernel-update heads shrunk '
-                           'to the demo widths, which no config in configs/compare/ provides yet; use '
-                           '--with-maskformer, or compare K-Net with mmseg directly')
+        raise CompareError('--with-knet is not implemented: mmseg ships K-Net (semantic) only on dilated ResNet-50 '
+                           '(D8) or Swin backbones with UPerNet / FCN / PSP / ASPP kernel heads, and no K-Net config '
+                           'shrunk to the demo backbone and widths exists in configs/compare/ yet. Use '
+                           '--with-maskformer, or train mmseg::knet/... with mmseg directly')
     runs = [oneformer_run(osp.abspath(args.oneformer_config)), *MASK2FORMER_RUNS]
     if args.with_maskformer:
         runs.append(MASKFORMER_RUN)
@@ -937,8 +951,9 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
             if sig is not None and sig != run_signature(r, configs[r.name], ds):
                 print(f'[compare] --overwrite: deleting {osp.join(args.work_dir, r.name)} (other settings)', flush=True)
                 shutil.rmtree(osp.join(args.work_dir, r.name))
-    print(f'[compare] {len(runs)} training runs of {args.iters} iterations x {args.batch} images on {ds.data_root} '
-          f'({osp.relpath(ds.base, REPO)}): {", ".join(r.name for r in runs)}; work dir {args.work_dir}', flush=True)
+    todo = [r.name for r in runs if only is None or r.name in only]
+    print(f'[compare] {len(todo)} of {len(runs)} training runs, {args.iters} iterations x {args.batch} images each, on '
+          f'{ds.data_root} ({osp.relpath(ds.base, REPO)}): {", ".join(todo)}; work dir {args.work_dir}', flush=True)
     results = []
     for i, r in enumerate(runs, 1):
         if only is not None and r.name not in only:

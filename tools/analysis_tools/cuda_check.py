@@ -722,14 +722,14 @@ def _load_script(path: str, name: str):
 
 
 def row_bench_peers(ctx: Context):
-    """``benchmark_peers.py --device DEVICE`` (full preset, every measure; dry run: quick preset at 64 px, P1, one
+    """``benchmark_peers.py --device DEVICE`` (full preset, every measure; dry run: quick preset at 64 px, end2end, one
     repeat)."""
     bench = _load_script(osp.join(TOOLS, 'benchmark_peers.py'), 'benchmark_peers')
     out = osp.join(ctx.work_dir, 'benchmark_peers.json')
     argv = ['--device', str(ctx.device), '--out', out, '--work-dir', osp.join(ctx.work_dir, 'benchmark_peers')]
     if ctx.dry:
-        # P1 only (it drives the most of the model's and HF's API; P2-P5 have their own tests)
-        argv += ['--quick', '--image-size', '64', '--repeats', '1', '--warmup', '0', '--measures', 'P1']
+        # end2end only (it drives the most of the model's and HF's API; forward-pipeline have their own tests)
+        argv += ['--quick', '--image-size', '64', '--repeats', '1', '--warmup', '0', '--measures', 'end2end']
     else:
         argv += ['--preset', 'full']
     threads = torch.get_num_threads()
@@ -739,7 +739,7 @@ def row_bench_peers(ctx: Context):
         torch.set_num_threads(threads)
     summary, parts = {}, []
     for key, res in report['results'].items():
-        entries = res.items() if key == 'P4' and 'time' in res else [(None, res)]
+        entries = res.items() if key == 'train' and 'time' in res else [(None, res)]
         for sub, e in entries:
             if not isinstance(e, dict) or 'ratio' not in e:
                 continue

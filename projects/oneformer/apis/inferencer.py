@@ -128,6 +128,14 @@ class OneFormerInferencer(DetInferencer):
             cfg_meta = cfg_meta or config_metainfo(cfg, required=False)
             model.dataset_meta['palette'] = (cfg_meta or {}).get('palette', None) or 'random'
 
+    def _init_visualizer(self, cfg):
+        """The config's visualizer; small images are upscaled before drawing unless the config says otherwise."""
+        visualizer = super()._init_visualizer(cfg)
+        if visualizer is not None and getattr(visualizer, 'min_draw_size', 0) is None:
+            from ..visualization import DEFAULT_MIN_DRAW_SIZE
+            visualizer.min_draw_size = DEFAULT_MIN_DRAW_SIZE
+        return visualizer
+
     def _init_collate(self, cfg):
         if cfg.get('test_dataloader', {}).get('collate_fn', None) is None:
             return pseudo_collate  # what the base class falls back to, without its registry-scope warning

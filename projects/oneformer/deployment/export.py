@@ -5,7 +5,10 @@ The graph (:class:`OneFormerGraph`): normalised, padded images ``inputs`` (B, 3,
 ``cls_logits`` (B, T, N, K+1) and ``mask_logits`` (B, T, N, H/4, W/4). The (3, 77) CLIP token table of the task
 prompts is a constant inside the graph, so no tokenizer is needed at run time. The backbone and pixel decoder run
 once per image, the task encoder, query transformer and masked decoder once per (image, task): T=3 gives the three
-tasks' outputs for the cost of one backbone pass, as the PyTorch model's ``predict(tasks='all')``.
+tasks' outputs for the cost of one backbone pass, as the PyTorch model's ``predict(tasks='all')``. T is fixed at
+export (``num_tasks``; by default 1 for a fixed-size graph: every shape is then a constant, which ONNX Runtime folds,
+~25 % faster on the demo-size model than with T a graph dimension) or a graph dimension (default with ``dynamic``);
+:class:`~oneformer.deployment.OnnxOneFormer` runs any number of tasks on either.
 
 Not in the graph: pre-processing (resize, normalisation, padding: the config's pipeline and data preprocessor),
 post-processing (``OneFormerFusionHead``), the text mapper and losses (training only). Only default-domain ONNX
@@ -23,7 +26,7 @@ import datetime
 import os
 import os.path as osp
 import warnings
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -80,8 +83,8 @@ def check_exportable(model: nn.Module) -> None:
                         'OneFormerHead): nothing to export')
 
 
-def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Sequence, dynamic: bool, opset: int,
-                   checkpoint: Optional[str] = None) -> Dict[str, Any]:
+def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Sequence, task_shape: Sequence,
+                   dynamic: bool, opset: int, checkpoint: Optional[str] = None) -> Dict[str, Any]:
     """The JSON-able ``metadata_props`` of an exported file (see :mod:`.metadata`)."""
     head, fusion = model.panoptic_head, model.panoptic_fusion_head
     test_cfg = dict(fusion.test_cfg or {})
@@ -92,6 +95,7 @@ def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Se
         input_names=list(INPUT_NAMES),
         output_names=list(OUTPUT_NAMES),
         input_shape=list(input_shape),
+        task_shape=list(task_shape),
         dynamic=bool(dynamic),
         opset=int(opset),
         exporter='torch.onnx.export(dynamo=False) (TorchScript)',
@@ -121,8 +125,8 @@ def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Se
 
 
 def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, shape: Tuple[int, int] = (512, 512),
-                batch_size: int = 1, dynamic: bool = False, opset: int = DEFAULT_OPSET,
-                checkpoint: Optional[str] = None) -> Dict[str, Any]:
+                batch_size: int = 1, dynamic: bool = False, num_tasks: Union[int, None, str] = 'auto',
+                opset: int = DEFAULT_OPSET, checkpoint: Optional[str] = None) -> Dict[str, Any]:
     """Export ``model`` to ``out_file`` and store its metadata in the file.
 
     Args:
@@ -135,7 +139,12 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
         shape (tuple[int, int]): (H, W) of the padded input: the graph's only size unless ``dynamic``, else the size
             it is traced at. Multiples of the data preprocessor's ``pad_size_divisor``.
         batch_size (int): Batch of the traced input (the graph's batch unless ``dynamic``).
-        dynamic (bool): Batch, height and width as graph dimensions (the number of tasks T always is).
+        dynamic (bool): Batch, height and width as graph dimensions. Only as good as the model's code is
+            traceable: sizes computed as Python numbers become constants (mmdet's ``SwinTransformer`` pads its
+            windows so: its dynamic graph is wrong at other sizes). Check it at another size
+            (:func:`oneformer.deployment.compare.check_export`, which ``pytorch2onnx.py`` runs).
+        num_tasks (int | None | str): Tasks per image T of the graph (1-3), None for a graph dimension; 'auto':
+            None with ``dynamic``, else 1 (fully static graph).
         opset (int): ONNX opset, >= 16 (``GridSample``).
         checkpoint (str, optional): Name of the weights file, recorded in the metadata.
 
@@ -143,9 +152,11 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
         dict: The metadata written.
 
     Raises:
-        ValueError: an opset below 16, a batch < 1 or a size that is not a multiple of the size divisor.
+        ValueError: an opset below 16, a batch < 1, ``num_tasks`` outside 1-3 or a size that is not a multiple of the
+            size divisor.
         TypeError: ``model`` is not a OneFormer detector.
-        RuntimeError: the graph has an operator outside the default ONNX domain.
+        RuntimeError: tracing fails (e.g. a DiNAT backbone) or the graph has an operator outside the default ONNX
+            domain.
     """
     check_exportable(model)
     if opset < MIN_OPSET:
@@ -153,6 +164,10 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
                          f'{MIN_OPSET}')
     if batch_size < 1:
         raise ValueError(f'batch size must be >= 1, got {batch_size}')
+    if num_tasks == 'auto':
+        num_tasks = None if dynamic else 1
+    if num_tasks is not None and not (isinstance(num_tasks, int) and 1 <= num_tasks <= len(TASKS)):
+        raise ValueError(f'num_tasks must be 1..{len(TASKS)}, None (a graph dimension) or "auto", got {num_tasks!r}')
     div = int(getattr(model.data_preprocessor, 'pad_size_divisor', 1) or 1)
     height, width = (int(s) for s in shape)
     if height < div or width < div or height % div or width % div:
@@ -163,26 +178,35 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
     model.eval()
     graph = OneFormerGraph(model).eval()
     inputs = torch.randn(batch_size, 3, height, width)
-    task = torch.zeros(batch_size, 1, dtype=torch.long)
-    # T (tasks per image) is always a graph dimension; batch and size only with --dynamic
-    axes = {INPUT_NAMES[1]: {1: 'num_tasks'}, OUTPUT_NAMES[0]: {1: 'num_tasks'}, OUTPUT_NAMES[1]: {1: 'num_tasks'}}
+    task = torch.arange(num_tasks or 1).repeat(batch_size, 1)
+    axes = {name: {} for name in INPUT_NAMES + OUTPUT_NAMES}
     if dynamic:
-        axes = {INPUT_NAMES[0]: {0: 'batch', 2: 'height', 3: 'width'},
-                INPUT_NAMES[1]: {0: 'batch', 1: 'num_tasks'},
-                OUTPUT_NAMES[0]: {0: 'batch', 1: 'num_tasks'},
-                OUTPUT_NAMES[1]: {0: 'batch', 1: 'num_tasks', 3: 'mask_height', 4: 'mask_width'}}
+        axes[INPUT_NAMES[0]].update({0: 'batch', 2: 'height', 3: 'width'})
+        axes[INPUT_NAMES[1]][0] = axes[OUTPUT_NAMES[0]][0] = axes[OUTPUT_NAMES[1]][0] = 'batch'
+        axes[OUTPUT_NAMES[1]].update({3: 'mask_height', 4: 'mask_width'})
+    if num_tasks is None:
+        axes[INPUT_NAMES[1]][1] = axes[OUTPUT_NAMES[0]][1] = axes[OUTPUT_NAMES[1]][1] = 'num_tasks'
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         # tracer warnings about Python values read from tensors (the level sizes, mmcv's size assert) and the
         # exporter's deprecation notice: the exported graph is checked against PyTorch instead
         warnings.simplefilter('ignore')
-        torch.onnx.export(graph, (inputs, task), out_file, dynamo=False, opset_version=opset,
-                          input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=axes,
-                          do_constant_folding=True)
+        try:
+            torch.onnx.export(graph, (inputs, task), out_file, dynamo=False, opset_version=opset,
+                              input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=axes,
+                              do_constant_folding=True)
+        except Exception as e:  # the tracer raises bare RuntimeErrors from C++ without naming the module
+            if osp.exists(out_file):
+                os.remove(out_file)
+            raise RuntimeError(
+                f'tracing {type(model).__name__} with backbone {type(model.backbone).__name__} for ONNX failed '
+                f'({type(e).__name__}: {e}). Custom autograd Functions cannot be traced (e.g. the DiNAT '
+                'backbone\'s neighbourhood attention); ResNet, Swin and ConvNeXt backbones export.') from e
     check_standard_ops(out_file)
     input_shape = ['batch', 3, 'height', 'width'] if dynamic else [batch_size, 3, height, width]
-    metadata = build_metadata(model, cfg, dataset_meta, input_shape=input_shape, dynamic=dynamic, opset=opset,
-                              checkpoint=checkpoint)
+    task_shape = ['batch' if dynamic else batch_size, 'num_tasks' if num_tasks is None else num_tasks]
+    metadata = build_metadata(model, cfg, dataset_meta, input_shape=input_shape, task_shape=task_shape,
+                              dynamic=dynamic, opset=opset, checkpoint=checkpoint)
     write_metadata(out_file, metadata)
     return metadata
 

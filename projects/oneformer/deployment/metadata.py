@@ -11,12 +11,13 @@ from typing import Any, Dict
 
 #: value of the ``format`` key; bumped when the graph's inputs / outputs or the keys below change meaning
 FORMAT = 'oneformer-onnx/1'
-#: graph inputs: the normalised, padded images (B, 3, H, W) float32 and the task indices (B, T) int64
+#: graph inputs: the normalised, padded images (B, 3, H, W) float32 and the task indices (B, T) int64 (T: tasks
+#: per image, fixed at export or a graph dimension)
 INPUT_NAMES = ('inputs', 'task')
 #: graph outputs: final class logits (B, T, N, K+1) and 1/4-scale mask logits (B, T, N, H/4, W/4)
 OUTPUT_NAMES = ('cls_logits', 'mask_logits')
 #: keys every file written by :func:`~oneformer.deployment.export_onnx` has
-REQUIRED_KEYS = ('format', 'input_names', 'output_names', 'input_shape', 'dynamic', 'opset', 'tasks',
+REQUIRED_KEYS = ('format', 'input_names', 'output_names', 'input_shape', 'task_shape', 'dynamic', 'opset', 'tasks',
                  'task_prompts', 'num_queries', 'num_classes', 'num_things_classes', 'num_stuff_classes', 'classes',
                  'test_cfg', 'preprocess', 'config')
 

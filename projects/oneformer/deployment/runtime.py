@@ -115,8 +115,9 @@ class OnnxOneFormer(nn.Module):
         if tuple(names[0]) != INPUT_NAMES or tuple(names[1]) != OUTPUT_NAMES:
             raise ValueError(f'{onnx_file}: graph inputs {names[0]} / outputs {names[1]}, expected '
                              f'{list(INPUT_NAMES)} / {list(OUTPUT_NAMES)}')
-        # (B, C, H, W): ints where the graph is static, strings where it is dynamic
+        # (B, C, H, W) and (B, T): ints where the graph is static, strings where it is dynamic
         self.input_shape = list(self.session.get_inputs()[0].shape)
+        self.task_shape = list(self.session.get_inputs()[1].shape)
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -197,7 +198,7 @@ class OnnxOneFormer(nn.Module):
         Args:
             inputs: (B, 3, H, W) normalised, padded images (the data preprocessor's output).
             task: (B, T) task indices (0 panoptic, 1 instance, 2 semantic): T decoder passes per image, one
-                backbone pass.
+                backbone pass (per group of the graph's T, if it was exported with a fixed one).
 
         Returns:
             tuple[Tensor]: class logits (B, T, N, K+1) and mask logits (B, T, N, H/4, W/4), on the device of
@@ -209,10 +210,15 @@ class OnnxOneFormer(nn.Module):
             np.asarray(inputs, dtype=np.float32)
         task = task.cpu().numpy() if isinstance(task, Tensor) else task
         task = self.check_task(task, x.shape[0])
+        # a graph with a static batch runs the batch in chunks, one with a static T the tasks in groups of T
         step = self.input_shape[0] if isinstance(self.input_shape[0], int) else x.shape[0]
-        outs = [self.session.run(list(OUTPUT_NAMES), {INPUT_NAMES[0]: np.ascontiguousarray(x[i:i + step]),
-                                                      INPUT_NAMES[1]: task[i:i + step]})
-                for i in range(0, x.shape[0], step)]  # a static-batch graph runs the batch in chunks
+        num_tasks = self.task_shape[1] if isinstance(self.task_shape[1], int) else task.shape[1]
+        outs = []
+        for i in range(0, x.shape[0], step):
+            images = np.ascontiguousarray(x[i:i + step])
+            runs = [self.session.run(list(OUTPUT_NAMES), {INPUT_NAMES[0]: images, INPUT_NAMES[1]: group})
+                    for group in task_groups(task[i:i + step], num_tasks)]
+            outs.append([np.concatenate([r[k] for r in runs], axis=1)[:, :task.shape[1]] for k in range(2)])
         cls, masks = (torch.from_numpy(np.concatenate([o[k] for o in outs])) for k in range(2))
         return cls.to(device), masks.to(device)
 
@@ -238,6 +244,17 @@ class OnnxOneFormer(nn.Module):
             for task, pred in res.items():
                 setattr(sample, PRED_FIELDS[task], pred)
         return batch_data_samples
+
+
+def task_groups(task: np.ndarray, num_tasks: int) -> List[np.ndarray]:
+    """Split (B, T) task indices into (B, ``num_tasks``) groups for a graph with a static number of tasks, the
+    last group padded by repeating its first column (the padded outputs are dropped)."""
+    groups = []
+    for j in range(0, task.shape[1], num_tasks):
+        group = task[:, j:j + num_tasks]
+        pad = num_tasks - group.shape[1]
+        groups.append(np.concatenate([group, np.repeat(group[:, :1], pad, axis=1)], axis=1) if pad else group)
+    return groups
 
 
 def config_from_metadata(metadata: Dict) -> Config:

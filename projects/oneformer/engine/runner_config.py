@@ -158,13 +158,40 @@ def setup_train_cfg(cfg: Config, args) -> Config:
     return add_default_hooks(cfg, train=True)
 
 
+def enable_tta(cfg: Config) -> Config:
+    """``--tta``: wrap ``model`` in ``tta_model`` and test with ``tta_pipeline`` (mmdet's ``tools/test.py``).
+
+    Unlike mmdet, a config without them is an error rather than a detection default: OneFormer's TTA is the
+    official multi-scale + flip semantic evaluation, whose scales are per dataset (``TEST.AUG`` of the official
+    yamls); ``configs/_base_/tta/oneformer_tta_{ade20k,cityscapes}.py`` provide them.
+
+    Raises:
+        KeyError: if the config has no ``tta_model`` or ``tta_pipeline``.
+    """
+    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key, None) is None]
+    if missing:
+        raise KeyError(f'--tta: the config has no {" / ".join(missing)}; add configs/_base_/tta/'
+                       'oneformer_tta_ade20k.py or oneformer_tta_cityscapes.py (official multi-scale + flip '
+                       'semantic TTA) to its _base_, or define tta_model = dict(type=\'OneFormerTTAModel\', ...) '
+                       'and tta_pipeline = [..., dict(type=\'TestTimeAug\', ...)]')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers (ClassBalancedDataset, ...)
+        dataset = dataset.dataset
+    dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)
+    return cfg
+
+
 def setup_test_cfg(cfg: Config, args) -> Config:
-    """Apply the ``tools/test.py`` options to ``cfg``: checkpoint, --task, --out, --show(-dir), summary hook."""
+    """Apply the ``tools/test.py`` options to ``cfg``: checkpoint, --task, --tta, --out, --show(-dir), summary
+    hook."""
     cfg = _common(cfg, args)
     cfg.load_from = args.checkpoint
     task = getattr(args, 'task', None)
     if task is not None:
         cfg = set_test_tasks(cfg, task)
+    if getattr(args, 'tta', False):  # after --task: it edits model.test_cfg of the detector, not of the wrapper
+        cfg = enable_tta(cfg)
     out = getattr(args, 'out', None)
     if out is not None:
         if not out.endswith(('.pkl', '.pickle')):

@@ -1,3 +1,3 @@
-from .visualizer import OneFormerVisualizer
+from .visualizer import DEFAULT_MIN_DRAW_SIZE, OneFormerVisualizer, upscale_sample
 
-__all__ = ['OneFormerVisualizer']
+__all__ = ['OneFormerVisualizer', 'DEFAULT_MIN_DRAW_SIZE', 'upscale_sample']

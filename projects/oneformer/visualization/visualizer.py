@@ -13,6 +13,9 @@ from mmengine.structures import InstanceData, PixelData
 
 from ..tasks import PRED_FIELDS  # panel order = task order
 
+#: ``min_draw_size`` of the inferencer's drawings when the config leaves it unset
+DEFAULT_MIN_DRAW_SIZE = 512
+
 
 def _repeat(x, factor: int):
     """Nearest-neighbour upscale of the last two axes of a tensor / array by an integer factor."""
@@ -59,21 +62,23 @@ class OneFormerVisualizer(DetLocalVisualizer):
     images are upscaled before drawing.
 
     mmdet writes the class labels in a fixed 6-13 px font, so on small images they cover each other and the
-    objects. Images whose longer side is below ``min_draw_size`` are therefore enlarged by an integer factor
+    objects. With ``min_draw_size`` set, images whose longer side is below it are enlarged by an integer factor
     (nearest neighbour, masks and boxes alike) before drawing; the drawings are then that many times larger than the
-    input (:meth:`draw_scale` gives the factor).
+    input (:meth:`draw_scale` gives the factor). :class:`~oneformer.apis.OneFormerInferencer` (and so
+    ``demo/image_demo.py``) uses :data:`DEFAULT_MIN_DRAW_SIZE` unless the config sets it; a config enables it for
+    ``tools/test.py --show-dir`` with ``visualizer=dict(type='OneFormerVisualizer', min_draw_size=512, ...)``.
 
     Args:
         name (str): Instance name (mmengine's ``ManagerMixin``). Defaults to 'visualizer'.
-        min_draw_size (int): Longer side below which images are upscaled for drawing; 0 disables it.
-            Defaults to 512.
+        min_draw_size (int, optional): Longer side below which images are upscaled for drawing; None or 0: never
+            (the drawing has the image's size). Defaults to None.
         *args, **kwargs: Further arguments of :class:`DetLocalVisualizer`.
     """
 
-    def __init__(self, name: str = 'visualizer', *args, min_draw_size: int = 512, **kwargs) -> None:
+    def __init__(self, name: str = 'visualizer', *args, min_draw_size: Optional[int] = None, **kwargs) -> None:
         super().__init__(name, *args, **kwargs)
-        if min_draw_size < 0:
-            raise ValueError(f'min_draw_size must be >= 0, got {min_draw_size}')
+        if min_draw_size is not None and min_draw_size < 0:
+            raise ValueError(f'min_draw_size must be >= 0 or None, got {min_draw_size}')
         self.min_draw_size = min_draw_size
 
     def draw_scale(self, height: int, width: int) -> int:

@@ -1,4 +1,4 @@
-"""The benchmark measures P1-P5 (issue 6) and onnx (issue 12). Each returns one JSON-able row (see
+"""The benchmark measures end2end-pipeline (issue 6) and onnx (issue 12). Each returns one JSON-able row (see
 :func:`timing.ratio_entry`)."""
 import os.path as osp
 import time
@@ -52,8 +52,8 @@ class Context:
             return time_interleaved(fns, p.warmup, p.repeats, sync=device_sync(self.device))
 
 
-# ------------------------------------------------------------------------------------------------------------ P1
-def p1_end_to_end(ctx: Context) -> Dict:
+# ------------------------------------------------------------------------------------------------------------ end2end
+def end_to_end(ctx: Context) -> Dict:
     """Pre-processing + forward + post-processing of one image, panoptic task, vs HF transformers."""
     from oneformer.tasks import tokenize
     model, hf, proc, p = ctx.model, ctx.hf, ctx.hf_processor, ctx.p
@@ -108,8 +108,8 @@ def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
                 ours_segments=int((ids != ctx.p.num_classes).sum()), peer_segments=len(peer_out[0]['segments_info']))
 
 
-# ------------------------------------------------------------------------------------------------------------ P2
-def p2_forward(ctx: Context) -> Dict:
+# ------------------------------------------------------------------------------------------------------------ forward
+def forward_latency(ctx: Context) -> Dict:
     """Backbone + head forward (no pre/post-processing) vs mmdet's Mask2Former of the same sizes."""
     p = ctx.p
     m2f = B.build(B.mask2former_cfg(ctx.model_cfg, p)).to(ctx.device)
@@ -120,8 +120,8 @@ def p2_forward(ctx: Context) -> Dict:
     return ratio_entry(t['ours'], t['peer'], '<= 1.10', 'oneformer-mm', 'mmdet Mask2Former')
 
 
-# ------------------------------------------------------------------------------------------------------------ P3
-def p3_all_tasks(ctx: Context) -> Dict:
+# ------------------------------------------------------------------------------------------------------------ three_tasks
+def three_tasks_one_pass(ctx: Context) -> Dict:
     """``test_step`` with test_cfg.tasks = the three tasks (one backbone/pixel-decoder pass) vs three single-task
     ``test_step`` passes (what three evaluation runs with one task each cost, minus data loading)."""
     model = ctx.model
@@ -141,14 +141,14 @@ def p3_all_tasks(ctx: Context) -> Dict:
     return ratio_entry(t['ours'], t['peer'], '<= 0.50', 'one pass, 3 task tokens', '3 single-task passes')
 
 
-# ------------------------------------------------------------------------------------------------------------ P4
+# ------------------------------------------------------------------------------------------------------------ train
 def _optim_wrapper_cfg() -> Dict:
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(B.REPO, 'configs', '_base_', 'schedules', 'oneformer_adamw.py'))
     return cfg.optim_wrapper.to_dict()
 
 
-def p4_training(ctx: Context) -> Dict:
+def training_step(ctx: Context) -> Dict:
     """Training iteration (data preprocessor + loss + backward + AdamW step with the paper's clipping) and peak
     memory, each side in a fresh interpreter (see ``train_worker.py``: peak RSS of the training iterations minus
     the RSS after the imports)."""
@@ -184,10 +184,10 @@ def p4_training(ctx: Context) -> Dict:
         workers=results)
 
 
-# ------------------------------------------------------------------------------------------------------------ P5
-def p5_pipeline(ctx: Context, train_time: Dict) -> Dict:
+# ------------------------------------------------------------------------------------------------------------ pipeline
+def pipeline_throughput(ctx: Context, train_time: Dict) -> Dict:
     """Samples/s of the task-aware training pipeline (one process, random task per image) vs the model's training
-    samples/s (batch / median P4 iteration time)."""
+    samples/s (batch / median train iteration time)."""
     p = ctx.p
     dataset = B.build_dataset(B.train_dataset_cfg(p, ctx.data_root))
     n = len(dataset)

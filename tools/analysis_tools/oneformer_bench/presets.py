@@ -38,8 +38,8 @@ class Preset:
     num_points: int  # mask-loss points (paper 12544 = 112^2)
     warmup: int
     repeats: int
-    pipeline_samples: int  # P5: samples timed through the data pipeline
-    train_rounds: int = 2  # P4: fresh processes per side, alternating
+    pipeline_samples: int  # pipeline: samples timed through the data pipeline
+    train_rounds: int = 2  # train: fresh processes per side, alternating
 
     @property
     def channels(self) -> List[int]:

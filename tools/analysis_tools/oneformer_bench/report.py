@@ -2,12 +2,12 @@
 from typing import Dict, List
 
 TITLES = {
-    'P1': 'P1 end-to-end inference (pre + forward + post, panoptic)',
-    'P2': 'P2 forward latency',
-    'P3': 'P3 evaluate 3 tasks',
-    'P4_time': 'P4 training iteration',
-    'P4_memory': 'P4 training peak memory',
-    'P5': 'P5 data pipeline / model throughput',
+    'end2end': 'end2end end-to-end inference (pre + forward + post, panoptic)',
+    'forward': 'forward forward latency',
+    'three_tasks': 'three_tasks evaluate 3 tasks',
+    'P4_time': 'train training iteration',
+    'P4_memory': 'train training peak memory',
+    'pipeline': 'pipeline data pipeline / model throughput',
     'onnx': 'ONNX Runtime end-to-end (pre + forward + post, panoptic, CPU)',
 }
 
@@ -23,13 +23,13 @@ def _value(stat: Dict, unit: str) -> str:
 def rows(results: Dict) -> List[Dict]:
     """Flatten the measure results into table rows (key, entry)."""
     out = []
-    for key in ('P1', 'P2', 'P3'):
+    for key in ('end2end', 'forward', 'three_tasks'):
         if key in results:
             out.append((key, results[key]))
-    if 'P4' in results:
-        out += [('P4_time', results['P4']['time']), ('P4_memory', results['P4']['memory'])]
-    if 'P5' in results:
-        out.append(('P5', results['P5']))
+    if 'train' in results:
+        out += [('P4_time', results['train']['time']), ('P4_memory', results['train']['memory'])]
+    if 'pipeline' in results:
+        out.append(('pipeline', results['pipeline']))
     if 'onnx' in results:
         out.append(('onnx', results['onnx']))
     return out

@@ -1,4 +1,4 @@
-"""One side of P4 in a fresh interpreter: build a model, run training iterations, report times and memory.
+"""One side of train in a fresh interpreter: build a model, run training iterations, report times and memory.
 
 Memory: the peak resident set size during the training iterations (``VmHWM`` reset just before them) minus the
 resident size after the imports, i.e. model + optimizer state + gradients + activations + allocator overhead; on

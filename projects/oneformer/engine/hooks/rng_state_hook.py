@@ -2,13 +2,13 @@
 """Exact ``--resume``: the random generators' states travel with the checkpoints."""
 import logging
 import random
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 
 META_KEY = 'rng_state'
@@ -68,23 +68,60 @@ class RNGStateHook(Hook):
     This hook stores, under ``checkpoint['meta']['rng_state']``, one state per rank (Python ``random``, numpy's
     global generator, torch's CPU generator and the current CUDA device's); on resume each rank gets its own back
     right after the loop has fast-forwarded the data (that fast-forward runs the data pipeline and would consume
-    them again). Epoch-based loops restore before the first epoch. A checkpoint from another number of ranks, or
-    without states, resumes as before, with a warning.
+    them again). Epoch-based loops restore before the first epoch. Only rank 0 writes checkpoints, so with several
+    ranks the states are gathered (a collective) in the hooks that every rank runs just before ``CheckpointHook``
+    saves: after the iterations / epochs it saves at, and after validation when it keeps the best checkpoint. A
+    checkpoint from another number of ranks, or without states, resumes as before, with a warning.
 
     ``tools/train.py`` adds it to ``custom_hooks`` (see :func:`oneformer.engine.add_default_hooks`).
     """
-    priority = 'VERY_LOW'
+    priority = 'LOW'  # before CheckpointHook (VERY_LOW) in the after_* hooks
 
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
+        self._gathered: Optional[Tuple[Tuple[int, int], list]] = None  # ((iter, epoch), states of every rank)
+
+    # ------------------------------------------------------------------ saving
+    @staticmethod
+    def _checkpoint_hook(runner) -> Optional[CheckpointHook]:
+        return next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
+
+    def _gather(self, runner) -> None:
+        """Collective: every rank's state, kept for the checkpoint rank 0 is about to write."""
+        self._gathered = ((runner.iter, runner.epoch), all_gather_object(get_rng_state()))
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        ckpt = self._checkpoint_hook(runner)
+        if get_world_size() > 1 and ckpt is not None and not ckpt.by_epoch and (
+                ckpt.every_n_train_iters(runner, ckpt.interval, ckpt.save_begin)
+                or (ckpt.save_last and ckpt.is_last_train_iter(runner))):
+            self._gather(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        ckpt = self._checkpoint_hook(runner)
+        if get_world_size() > 1 and ckpt is not None and ckpt.by_epoch and (
+                ckpt.every_n_epochs(runner, ckpt.interval, ckpt.save_begin)
+                or (ckpt.save_last and ckpt.is_last_train_epoch(runner))):
+            self._gather(runner)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        ckpt = self._checkpoint_hook(runner)
+        if get_world_size() > 1 and ckpt is not None and ckpt.save_best:
+            self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = get_rng_state()
-        # every rank calls Runner.save_checkpoint (only rank 0 writes), so this collective is safe
-        states = all_gather_object(state) if get_world_size() > 1 else [state]
-        checkpoint.setdefault('meta', {})[META_KEY] = dict(states=states, iter=checkpoint['meta'].get('iter'),
-                                                          epoch=checkpoint['meta'].get('epoch'))
+        meta = checkpoint.setdefault('meta', {})
+        if get_world_size() == 1:
+            states = [get_rng_state()]
+        elif self._gathered is not None and self._gathered[0] == (runner.iter, runner.epoch):
+            states = self._gathered[1]
+        else:
+            print_log('RNGStateHook: a checkpoint saved outside CheckpointHook\'s schedule gets no random states '
+                      '(they are gathered from every rank beforehand)', logger='current', level=logging.WARNING)
+            return
+        meta[META_KEY] = dict(states=states, iter=meta.get('iter'), epoch=meta.get('epoch'))
 
+    # ------------------------------------------------------------------ restoring
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # also called for `load_from` without resume: the state is only used if training resumes at its iteration
         self._pending = (checkpoint.get('meta') or {}).get(META_KEY)

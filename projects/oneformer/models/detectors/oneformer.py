@@ -47,8 +47,24 @@ class OneFormer(MaskFormer):
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
                 tasks: Optional[Sequence[str]] = None) -> SampleList:
+        return self.predict_by_pixel_feats(self.extract_pixel_feats(batch_inputs), batch_data_samples, rescale, tasks)
+
+    def extract_pixel_feats(self, batch_inputs: Tensor):
+        """Backbone (+ neck) and pixel decoder: the features every task token's decoder pass reads."""
+        return self.panoptic_head.forward_pixel(self.extract_feat(batch_inputs))
+
+    def semantic_score_maps(self, pixel_feats, batch_data_samples: SampleList, rescale: bool = True) -> List[Tensor]:
+        """Semantic scores Σ_q softmax(cls)[:K] · sigmoid(mask) (K, H, W) per image from the token "the task is
+        semantic", before the argmax (at the original image size when ``rescale``): what test-time augmentation
+        averages (official ``SemanticSegmentorWithTTA``)."""
+        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats,
+                                                                       ['semantic'] * len(batch_data_samples))
+        return self.panoptic_fusion_head.semantic_score_maps(mask_cls, mask_pred, batch_data_samples, rescale)
+
+    def predict_by_pixel_feats(self, pixel_feats, batch_data_samples: SampleList, rescale: bool = True,
+                               tasks: Optional[Sequence[str]] = None) -> SampleList:
+        """:meth:`predict` from the output of :meth:`extract_pixel_feats`."""
         tasks = self.test_tasks if tasks is None else parse_tasks(tasks)
-        pixel_feats = self.panoptic_head.forward_pixel(self.extract_feat(batch_inputs))  # shared by every task
         num = len(batch_data_samples)
         if len(tasks) == 1:  # one token, every output
             results = self._predict_task(pixel_feats, batch_data_samples, tasks[0], rescale, TASKS)

@@ -128,6 +128,45 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         full[queries] = masks
         return full
 
+    @staticmethod
+    def resize_shapes(meta: dict, mask_pred: Tensor,
+                      rescale: bool) -> Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int]]:
+        """``pad_shape``, ``img_shape`` and ``out_shape`` of :meth:`resize_masks` for one sample's metainfo: the
+        padded batch input size, the un-padded image size and the output size (``ori_shape`` when ``rescale``)."""
+        img_shape = tuple(meta['img_shape'][:2])
+        if 'batch_input_shape' in meta:
+            pad_shape = tuple(meta['batch_input_shape'][:2])
+        elif all(m >= i for m, i in zip(mask_pred.shape[-2:], img_shape)):
+            pad_shape = tuple(mask_pred.shape[-2:])  # masks already at the (padded) input size
+        else:
+            raise KeyError(f'data sample metainfo has no "batch_input_shape" (needed to upsample '
+                           f'{tuple(mask_pred.shape[-2:])} masks to an img_shape of {img_shape})')
+        out_shape = tuple(meta['ori_shape'][:2]) if rescale else img_shape
+        return pad_shape, img_shape, out_shape
+
+    def semantic_score_maps(self, mask_cls_results: Tensor, mask_pred_results: Tensor,
+                            batch_data_samples: SampleList, rescale: bool = True) -> List[Tensor]:
+        """The semantic scores before the argmax of ``semantic_postprocess``, for test-time augmentation.
+
+        The official ``SemanticSegmentorWithTTA`` (OneFormer ``test_time_augmentation.py``, from Mask2Former)
+        averages these maps, the model's ``sem_seg`` output at the original image size, over the augmented views.
+
+        Args:
+            mask_cls_results (Tensor): (B, N, K+1) class logits.
+            mask_pred_results (Tensor): (B, N, h, w) mask logits (as in :meth:`predict`).
+            batch_data_samples (list[DetDataSample]): samples with ``img_shape`` / ``ori_shape`` (and
+                ``batch_input_shape``) metainfo.
+            rescale (bool): at the original image size (else at ``img_shape``). Defaults to True.
+
+        Returns:
+            list[Tensor]: per image, Σ_q softmax(cls_q)[:K] · sigmoid(mask_q), (K, H, W).
+        """
+        return [
+            semantic_scores(mask_cls, self.resize_masks(mask_pred, None, *self.resize_shapes(
+                sample.metainfo, mask_pred, rescale)))
+            for mask_cls, mask_pred, sample in zip(mask_cls_results, mask_pred_results, batch_data_samples)
+        ]
+
     def predict(self,
                 mask_cls_results: Tensor,
                 mask_pred_results: Tensor,
@@ -150,18 +189,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         """
         results = []
         for mask_cls, mask_pred, sample in zip(mask_cls_results, mask_pred_results, batch_data_samples):
-            meta = sample.metainfo
-            img_shape = tuple(meta['img_shape'][:2])
-            if 'batch_input_shape' in meta:
-                pad_shape = tuple(meta['batch_input_shape'][:2])
-            elif all(m >= i for m, i in zip(mask_pred.shape[-2:], img_shape)):
-                pad_shape = tuple(mask_pred.shape[-2:])  # masks already at the (padded) input size
-            else:
-                raise KeyError(f'data sample metainfo has no "batch_input_shape" (needed to upsample '
-                               f'{tuple(mask_pred.shape[-2:])} masks to an img_shape of {img_shape})')
-            out_shape = tuple(meta['ori_shape'][:2]) if rescale else img_shape
-            mask_pred = self.resize_masks(mask_pred, self.read_queries(mask_cls, tasks), pad_shape, img_shape,
-                                          out_shape)
+            mask_pred = self.resize_masks(mask_pred, self.read_queries(mask_cls, tasks),
+                                          *self.resize_shapes(sample.metainfo, mask_pred, rescale))
             result = {}
             for task in tasks:
                 post = getattr(self, f'{task}_postprocess')
