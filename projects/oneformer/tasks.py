@@ -33,7 +33,7 @@ PRED_FIELDS: Dict[str, str] = {
 TASK_METRICS: Dict[str, Tuple[str, ...]] = {
     'panoptic': ('CocoPanopticMetric', 'OneFormerPanopticMetric'),
     'instance': ('CocoMetric', 'CityScapesMetric', 'LVISMetric'),
-    'semantic': ('SemSegMetric', 'IoUMetric', 'CityscapesSemSegMetric'),
+    'semantic': ('SemSegMetric', 'OneFormerSemSegMetric', 'IoUMetric', 'CityscapesSemSegMetric'),
 }
 
 

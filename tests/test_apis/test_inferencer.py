@@ -47,15 +47,16 @@ def test_folder_all_tasks_predictions(infer_env, folder_run):
                 assert box[0] <= xs.min() and box[1] <= ys.min() and box[2] >= xs.max() and box[3] >= ys.max()
 
 
-def test_folder_all_tasks_files(infer_env, folder_run):
+def test_folder_all_tasks_files(infer_env, folder_run, inferencer_all):
     out_dir, out = folder_run
     assert sorted(os.listdir(osp.join(out_dir, 'vis'))) == sorted(f'{s}_{t}.png' for s in STEMS for t in TASKS)
     for stem, pred, vis in zip(STEMS, out['predictions'], out['visualization']):
         h, w = pred['semantic']['seg'].shape
+        s = inferencer_all.visualizer.draw_scale(h, w)  # small images are drawn upscaled (readable labels)
         assert set(vis) == set(TASKS)
         for task in TASKS:
             saved = mmcv.imread(osp.join(out_dir, 'vis', f'{stem}_{task}.png'), channel_order='rgb')
-            assert saved.shape == vis[task].shape == (h, w, 3)
+            assert saved.shape == vis[task].shape == (h * s, w * s, 3)
             np.testing.assert_array_equal(saved, vis[task])
         record = json.load(open(osp.join(out_dir, 'preds', f'{stem}.json')))
         assert record['classes'] == list(CKPT_CLASSES['classes']) and record['img_path'] == pred['img_path']
@@ -191,3 +192,22 @@ def test_bad_inputs(inferencer_all, tmp_path):
         inferencer_all(np.zeros((2, 3, 4, 5), np.uint8))
     with pytest.raises(TypeError, match='int'):
         inferencer_all(3)
+
+
+def test_model_only_config_needs_no_dataset(infer_env, inferencer_all, tmp_path):
+    """A converted model's config.py holds the model and the class names only: inference runs on the image at its
+    own size (normalised and padded by the data preprocessor), with the same numbers as the full config."""
+    from mmengine.config import Config
+    full = Config.fromfile(infer_env.config)
+    model_only = Config(dict(model=full.model, default_scope='mmdet', metainfo=dict(classes=CKPT_CLASSES['classes'])))
+    path = str(tmp_path / 'model_only.py')
+    model_only.dump(path)
+    inf = OneFormerInferencer(path, weights=infer_env.ckpt, device='cpu', task='semantic')
+    img = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    pred = inf(img)['predictions'][0]
+    assert pred['semantic']['seg'].shape == (64, 96)
+    # same as the full config's pipeline when that pipeline leaves a 64x96 image at its size (it resizes to 128)
+    ref = inferencer_all.model.predict(
+        *(lambda d: (d['inputs'], d['data_samples']))(inf.model.data_preprocessor(
+            inf.collate_fn([inf.pipeline(img)]), False)), tasks=('semantic', ))[0]
+    np.testing.assert_array_equal(pred['semantic']['seg'], ref.pred_sem_seg.sem_seg[0].numpy())

@@ -21,7 +21,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
     dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=_base_.backend_args),
+    dict(type='LoadPanopticTestAnnotations', backend_args=_base_.backend_args),
     dict(type='PackDetInputs', meta_keys=_base_.test_meta_keys)
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -29,7 +29,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     # after Resize on purpose: the ground truth stays at the original size for the metrics
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
+    dict(type='LoadPanopticTestAnnotations', backend_args=backend_args),
     dict(type='PackDetInputs', meta_keys=test_meta_keys)
 ]
 
@@ -70,6 +70,6 @@ val_evaluator = [
          seg_prefix=data_root + 'annotations/panoptic_val2017/', backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017.json', metric='segm',
          backend_args=backend_args),
-    dict(type='SemSegMetric', iou_metrics=['mIoU'])
+    dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

@@ -32,7 +32,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
     dict(type='Resize', scale=test_scale, keep_ratio=True),
     # after Resize on purpose: the ground truth stays at the original size for the metrics
-    dict(type='LoadPanopticAnnotations', backend_args=_base_.backend_args),
+    dict(type='LoadPanopticTestAnnotations', backend_args=_base_.backend_args),
     dict(type='PackDetInputs', meta_keys=_base_.test_meta_keys)
 ]
 
@@ -59,6 +59,6 @@ val_evaluator = [
          seg_prefix=data_root + 'validation/panoptic/', backend_args=_base_.backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='segm',
          backend_args=_base_.backend_args),
-    dict(type='SemSegMetric', iou_metrics=['mIoU'])
+    dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

@@ -28,7 +28,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
+    dict(type='LoadPanopticTestAnnotations', backend_args=backend_args),
     dict(type='PackDetInputs', meta_keys=test_meta_keys)
 ]
 
@@ -65,6 +65,6 @@ val_evaluator = [
          seg_prefix=data_root + 'panoptic_val/', backend_args=backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='segm',
          backend_args=backend_args),
-    dict(type='SemSegMetric', iou_metrics=['mIoU'])
+    dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

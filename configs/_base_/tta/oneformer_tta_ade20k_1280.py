@@ -18,7 +18,7 @@ tta_pipeline = [
                 dict(type='Resize', scale=(8960, 2240), keep_ratio=True),
             ],
             [dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadPanopticAnnotations', backend_args=None)],
+            [dict(type='LoadPanopticTestAnnotations', backend_args=None)],
             [
                 dict(
                     type='PackDetInputs',

@@ -23,7 +23,15 @@ InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
 
 # annotation loaders of test pipelines: inference has no annotations
-_ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations', 'LoadPanopticSegments')
+_ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations', 'LoadPanopticTestAnnotations', 'LoadPanopticSegments',
+                       'LoadSemSegMap', 'LoadSemSegAsSegments')
+
+
+#: test pipeline of a config that has none (no dataset): the image at its own size, the meta keys predictions need
+INFERENCE_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
 
 
 class OneFormerInferencer(DetInferencer):
@@ -129,7 +137,11 @@ class OneFormerInferencer(DetInferencer):
             model.dataset_meta['palette'] = (cfg_meta or {}).get('palette', None) or 'random'
 
     def _init_visualizer(self, cfg):
-        """The config's visualizer; small images are upscaled before drawing unless the config says otherwise."""
+        """The config's visualizer (``OneFormerVisualizer`` for a model-only config); small images are upscaled
+        before drawing unless the config says otherwise."""
+        if cfg.get('visualizer', None) is None:
+            cfg = copy.deepcopy(cfg)
+            cfg.visualizer = dict(type='OneFormerVisualizer', vis_backends=[dict(type='LocalVisBackend')])
         visualizer = super()._init_visualizer(cfg)
         if visualizer is not None and getattr(visualizer, 'min_draw_size', 0) is None:
             from ..visualization import DEFAULT_MIN_DRAW_SIZE
@@ -137,16 +149,21 @@ class OneFormerInferencer(DetInferencer):
         return visualizer
 
     def _init_collate(self, cfg):
-        if cfg.get('test_dataloader', {}).get('collate_fn', None) is None:
+        if (cfg.get('test_dataloader', None) or {}).get('collate_fn', None) is None:
             return pseudo_collate  # what the base class falls back to, without its registry-scope warning
         return super()._init_collate(cfg)
 
     def _init_pipeline(self, cfg):
-        """The config's test pipeline without annotation loaders, reading from arrays (see :meth:`preprocess`)."""
+        """The config's test pipeline without annotation loaders, reading from arrays (see :meth:`preprocess`).
+
+        No dataset is needed: a config without ``test_dataloader`` (e.g. a converted model's ``config.py``) uses its
+        ``test_pipeline`` if it has one, else :data:`INFERENCE_PIPELINE` (the image at its own size; normalisation
+        and padding are the model's data preprocessor's job)."""
         cfg = copy.deepcopy(cfg)
-        pipeline = cfg.test_dataloader.dataset.pipeline
-        cfg.test_dataloader.dataset.pipeline = [
-            t for t in pipeline if str(t['type']).rsplit('.', 1)[-1] not in _ANNOTATION_LOADERS]
+        dataset = (cfg.get('test_dataloader', None) or {}).get('dataset', None) or {}
+        pipeline = dataset.get('pipeline', None) or cfg.get('test_pipeline', None) or INFERENCE_PIPELINE
+        pipeline = [t for t in pipeline if str(t['type']).rsplit('.', 1)[-1] not in _ANNOTATION_LOADERS]
+        cfg.test_dataloader = dict(dataset=dict(pipeline=pipeline))
         return super()._init_pipeline(cfg)
 
     # ------------------------------------------------------------------ inputs
@@ -349,7 +366,9 @@ def config_metainfo(cfg, required: bool = True) -> Optional[dict]:
 
     Falls back to the dataset class's ``METAINFO`` updated with the config's ``metainfo`` if building fails.
     """
-    ds_cfg = copy.deepcopy(cfg.get('test_dataloader', {}).get('dataset', None))
+    ds_cfg = copy.deepcopy((cfg.get('test_dataloader', None) or {}).get('dataset', None))
+    if ds_cfg is None and cfg.get('metainfo', None):  # a model-only config (e.g. written by a converter)
+        return dict(cfg.metainfo)
     if ds_cfg is None:
         if required:
             raise KeyError('no class names: the checkpoint has no meta.dataset_meta and the config no '

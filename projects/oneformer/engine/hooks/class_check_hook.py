@@ -20,6 +20,9 @@ _FIX = ('set num_things_classes / num_stuff_classes of model.panoptic_head and m
 def model_class_counts(model) -> ClassCounts:
     """Class counts of a built OneFormer model (mmdet detector) or mmseg ``EncoderDecoder``."""
     model = model.module if is_model_wrapper(model) else model
+    from mmengine.model import BaseTTAModel
+    if isinstance(model, BaseTTAModel):  # tools/test.py --tta wraps the detector
+        model = model.module
     counts: ClassCounts = {}
     for name in _HEADS:
         head = getattr(model, name, None)
