@@ -13,11 +13,11 @@ import cv2
 import mmcv
 import numpy as np
 import torch
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import oneformer  # noqa: F401  (registers the project's modules)
-from mmdet.utils import register_all_modules
 from oneformer.dataset_converters import generate_synthetic_panoptic
 
 REPO = osp.dirname(osp.dirname(osp.realpath(__file__)))

@@ -8,8 +8,14 @@ from . import compat
 
 compat.apply_all()  # first: the stack fixes the rest relies on (see oneformer.compat)
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
-from . import apis  # noqa: E402,F401  (OneFormerInferencer)
+from . import (  # noqa: E402,F401  (registration)
+    apis,  # noqa: E402,F401  (OneFormerInferencer)
+    datasets,
+    engine,
+    evaluation,
+    models,
+    visualization,
+)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -39,8 +39,9 @@ def _write_images(folder) -> dict:
 @pytest.fixture(scope='session')
 def infer_env(tmp_path_factory):
     """config.py (demo config + tiny model), checkpoints with / without class names, an image folder."""
-    import oneformer  # noqa: F401
     from mmdet.registry import MODELS
+
+    import oneformer  # noqa: F401
     root = tmp_path_factory.mktemp('infer')
     cfg = Config.fromfile(demo_config_path())
     cfg.model = tiny_model_cfg()

@@ -59,8 +59,9 @@ def test_ms_deform_attn_cpu_forward_backward_matches_reference():
 
 
 def test_import_registers_modules():
-    import oneformer  # noqa: F401
     from mmdet.registry import MODELS
+
+    import oneformer  # noqa: F401
     for name in ('OneFormer', 'OneFormerHead', 'OneFormerFusionHead', 'TaskEncoder', 'TextMapper',
                  'TaskGuidedQueryTransformer', 'QueryTextContrastiveLoss'):
         assert MODELS.get(name) is not None, name
@@ -87,10 +88,11 @@ def test_unknown_task_is_rejected_with_accepted_names():
 
 
 def test_panopticapi_alias_is_cityscapesscripts():
-    import oneformer  # noqa: F401
     from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as cs
     from panopticapi.evaluation import PQStat
     from panopticapi.utils import id2rgb, rgb2id
+
+    import oneformer  # noqa: F401
     assert PQStat is cs.PQStat and rgb2id is cs.rgb2id
     ids = np.array([[0, 1, 255], [256, 65536 + 7, 16777215]], dtype=np.int64)
     assert (rgb2id(id2rgb(ids)) == ids).all()

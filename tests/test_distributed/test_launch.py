@@ -43,8 +43,8 @@ def test_gloo_group_and_ddp_without_device_ids(torchrun_env):
     assert cfg.model_wrapper_cfg.to_dict() == dict(type='MMDistributedDataParallel', broadcast_buffers=False,
                                                    find_unused_parameters=True, device_ids=None)
     # the wrapper the runner builds from it accepts a CPU module
-    from mmengine.registry import MODEL_WRAPPERS
     from mmengine.model import BaseModel
+    from mmengine.registry import MODEL_WRAPPERS
 
     class Tiny(BaseModel):
 

@@ -90,8 +90,8 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
     assert c['flops_ratio'] == pytest.approx(c['ours']['flops'] / c['peer']['flops'])
     assert c['ours']['parts']['text_mapper'] > 0 and 'query_transformer' not in c['peer']['parts']
     # the printed and stored table has one row per measure
-    for title in ('end2end end-to-end', 'forward forward', 'three_tasks evaluate', 'train training iteration', 'train training peak memory',
-                  'pipeline data pipeline', 'oneformer-mm (inference)'):
+    for title in ('end2end end-to-end', 'forward forward', 'three_tasks evaluate', 'train training iteration',
+                  'train training peak memory', 'pipeline data pipeline', 'oneformer-mm (inference)'):
         assert title in report['table'] and title in stdout
 
 

@@ -11,7 +11,8 @@ Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides
   by ``oneformer.model_converters.convert_hf_dir``. Goal <= 0.75x.
 * forward forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
   pixel decoder, decoder, query count and input. Goal <= 1.10x.
-* three_tasks ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes. Goal <= 0.5x.
+* three_tasks ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes.
+  Goal <= 0.5x.
 * train training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
   subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.
 * pipeline samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
@@ -124,8 +125,10 @@ def run(args, command: str) -> Dict:
         work_dir = args.work_dir or tmp
         os.makedirs(work_dir, exist_ok=True)
         ctx = M.Context(preset, work_dir, threads, device=args.device)
-        steps = [('end2end', M.end_to_end), ('forward', M.forward_latency), ('three_tasks', M.three_tasks_one_pass), ('train', M.training_step),
-                 ('pipeline', lambda c: M.pipeline_throughput(c, results['train']['time']['ours'])), ('onnx', M.onnx_end_to_end),
+        steps = [('end2end', M.end_to_end), ('forward', M.forward_latency), ('three_tasks', M.three_tasks_one_pass),
+                 ('train', M.training_step),
+                 ('pipeline', lambda c: M.pipeline_throughput(c, results['train']['time']['ours'])),
+                 ('onnx', M.onnx_end_to_end),
                  ('complexity', C.complexity),
                  ('paper_params', lambda c: C.paper_params())]
         for key, fn in steps:

@@ -96,9 +96,9 @@ def main(argv=None) -> Dict:
     args = parse_args(argv)
     pin_threads(args.threads)
     B.init_scope()
-    from oneformer.tasks import check_task
-
     from oneformer_bench.measures import Context, _optim_wrapper_cfg
+
+    from oneformer.tasks import check_task
     p = get_preset(args.preset, image_size=args.image_size)
     tasks: List[str] = [check_task(t.strip()) for t in args.tasks.split(',') if t.strip()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,8 +23,8 @@ InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
 
 # annotation loaders of test pipelines: inference has no annotations
-_ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations', 'LoadPanopticTestAnnotations', 'LoadPanopticSegments',
-                       'LoadSemSegMap', 'LoadSemSegAsSegments')
+_ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations', 'LoadPanopticTestAnnotations',
+                       'LoadPanopticSegments', 'LoadSemSegMap', 'LoadSemSegAsSegments')
 
 
 #: test pipeline of a config that has none (no dataset): the image at its own size, the meta keys predictions need

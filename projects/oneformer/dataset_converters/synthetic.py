@@ -2,7 +2,8 @@
 
 Things are filled shapes (circle, square, triangle) in saturated per-class colours with a little per-instance
 jitter and a dark 1-px outline, several per image, drawn in order so later shapes may overlap / touch earlier
-ones (every instance keeps at least half of its area visible). Stuff is a noisy "sky" top band and a "ground" bottom region split by a random
+ones (every instance keeps at least half of its area visible). Stuff is a noisy "sky" top band and a "ground" bottom
+region split by a random
 wavy boundary. Layout written under ``root``::
 
     annotations/panoptic_{split}.json    COCO panoptic
@@ -19,8 +20,12 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from ..datasets.synthetic import (_DEFAULT_COLORS, SHAPES, SYNTHETIC_METAINFO, SYNTHETIC_STUFF_CLASSES,
-                                  SYNTHETIC_THING_CLASSES)
+from ..datasets.synthetic import (
+    _DEFAULT_COLORS,
+    SHAPES,
+    SYNTHETIC_STUFF_CLASSES,
+    SYNTHETIC_THING_CLASSES,
+)
 from .common import dump_json, segment_entry, write_panoptic_png
 from .panoptic2instance import panoptic_to_instance
 

@@ -8,7 +8,6 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData
 
 from oneformer.tasks import pad_text_list, tokenize
-
 from oneformer.testing import tiny_model_cfg
 
 
@@ -53,7 +52,8 @@ def test_training_losses_and_gradients_reach_every_learnable_parameter():
     model.zero_grad()
     losses = model.loss(torch.randn(2, 3, 64, 64), samples)
     sum(losses.values()).backward()
-    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
     assert no_grad == [], no_grad
     assert model.panoptic_head.text_mapper.text_encoder.token_embedding.weight.grad.abs().sum() > 0
     assert model.panoptic_head.loss_contrastive.logit_scale.grad is not None

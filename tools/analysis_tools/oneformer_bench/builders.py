@@ -20,9 +20,10 @@ MASK_LOGIT_STD = 4.0
 
 def init_scope() -> None:
     """Register OneFormer and mmdet modules; unscoped names (ResNet, DetDataPreprocessor) resolve in mmdet."""
-    import oneformer  # noqa: F401
     from mmdet.utils import register_all_modules
     from mmengine.logging import MMLogger
+
+    import oneformer  # noqa: F401
     register_all_modules(init_default_scope=True)
     # the current logger: quiet init_weights / checkpoint chatter during the many model builds
     MMLogger.get_instance('oneformer_bench', log_level='WARNING')

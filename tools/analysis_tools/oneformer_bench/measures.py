@@ -52,7 +52,7 @@ class Context:
             return time_interleaved(fns, p.warmup, p.repeats, sync=device_sync(self.device))
 
 
-# ------------------------------------------------------------------------------------------------------------ end2end
+# -------------------------------------------------------------------------------------------------------------- end2end
 def end_to_end(ctx: Context) -> Dict:
     """Pre-processing + forward + post-processing of one image, panoptic task, vs HF transformers."""
     from oneformer.tasks import tokenize
@@ -108,7 +108,7 @@ def _same_weights_check(ctx: Context, ours_out, peer_out) -> Dict:
                 ours_segments=int((ids != ctx.p.num_classes).sum()), peer_segments=len(peer_out[0]['segments_info']))
 
 
-# ------------------------------------------------------------------------------------------------------------ forward
+# -------------------------------------------------------------------------------------------------------------- forward
 def forward_latency(ctx: Context) -> Dict:
     """Backbone + head forward (no pre/post-processing) vs mmdet's Mask2Former of the same sizes."""
     p = ctx.p
@@ -120,7 +120,7 @@ def forward_latency(ctx: Context) -> Dict:
     return ratio_entry(t['ours'], t['peer'], '<= 1.10', 'oneformer-mm', 'mmdet Mask2Former')
 
 
-# ------------------------------------------------------------------------------------------------------------ three_tasks
+# ---------------------------------------------------------------------------------------------------------- three_tasks
 def three_tasks_one_pass(ctx: Context) -> Dict:
     """``test_step`` with test_cfg.tasks = the three tasks (one backbone/pixel-decoder pass) vs three single-task
     ``test_step`` passes (what three evaluation runs with one task each cost, minus data loading)."""
@@ -141,7 +141,7 @@ def three_tasks_one_pass(ctx: Context) -> Dict:
     return ratio_entry(t['ours'], t['peer'], '<= 0.50', 'one pass, 3 task tokens', '3 single-task passes')
 
 
-# ------------------------------------------------------------------------------------------------------------ train
+# ---------------------------------------------------------------------------------------------------------------- train
 def _optim_wrapper_cfg() -> Dict:
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(B.REPO, 'configs', '_base_', 'schedules', 'oneformer_adamw.py'))
@@ -184,7 +184,7 @@ def training_step(ctx: Context) -> Dict:
         workers=results)
 
 
-# ------------------------------------------------------------------------------------------------------------ pipeline
+# ------------------------------------------------------------------------------------------------------------- pipeline
 def pipeline_throughput(ctx: Context, train_time: Dict) -> Dict:
     """Samples/s of the task-aware training pipeline (one process, random task per image) vs the model's training
     samples/s (batch / median train iteration time)."""
@@ -207,7 +207,7 @@ def pipeline_throughput(ctx: Context, train_time: Dict) -> Dict:
                        unit='samples/s', higher_is_better=True, num_workers=0)
 
 
-# ---------------------------------------------------------------------------------------------------------- onnx
+# ----------------------------------------------------------------------------------------------------------------- onnx
 def onnx_end_to_end(ctx: Context) -> Dict:
     """Pre-processing + forward + panoptic post-processing of one image with the network run by ONNX Runtime on
     the CPU vs the same with PyTorch eager on the CPU: same weights, image, data preprocessor and fusion head

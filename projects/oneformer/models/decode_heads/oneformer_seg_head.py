@@ -11,8 +11,8 @@ from mmseg.registry import MODELS as SEG_MODELS
 from torch import Tensor
 
 from ...tasks import TEXT_TEMPLATE, tokenize
-from ..seg_heads.oneformer_fusion_head import semantic_scores
 from ..dense_heads.oneformer_head import OneFormerHead
+from ..seg_heads.oneformer_fusion_head import semantic_scores
 
 TASK = 'semantic'  # the only task of an mmseg segmentor
 

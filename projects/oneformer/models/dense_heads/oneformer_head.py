@@ -12,8 +12,8 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ...tasks import CONTEXT_LENGTH, check_task, pad_text_tokens, task_tokens
 from ...compat import route_deform_attn
+from ...tasks import CONTEXT_LENGTH, check_task, pad_text_tokens, task_tokens
 from ..layers.gather_deform_attn import deform_attn
 
 PixelFeats = Tuple[Tensor, List[Tensor]]

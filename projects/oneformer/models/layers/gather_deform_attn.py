@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+
 def deform_attn_gather(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
                        attention_weights: Tensor) -> Tensor:
     """Drop-in for mmcv's ``multi_scale_deformable_attn_pytorch``.

@@ -7,11 +7,9 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmengine.structures import PixelData
-from torch import Tensor
-
 from mmdet.structures.mask import mask2bbox
-from mmengine.structures import InstanceData
+from mmengine.structures import InstanceData, PixelData
+from torch import Tensor
 
 from ...tasks import TASKS
 
