@@ -53,7 +53,8 @@ def _checkpoint(cfg, path: str) -> None:
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     """Config, checkpoint, PyTorch model, a fixed-shape export (API) and a dynamic one (CLI), test images."""
-    from oneformer.deployment import export_onnx, load_pytorch_model
+    from oneformer.apis import load_pytorch_model
+    from oneformer.deployment import export_onnx
     root = tmp_path_factory.mktemp('onnx')
     cfg = Config.fromfile(demo_config_path())
     cfg.model = tiny_model_cfg()

@@ -812,8 +812,9 @@ def plot(runs: Sequence[Dict], models: Sequence[Dict], path: str, title: str) ->
                          fontsize=7, xytext=(0, 1), textcoords='offset points')
     ax1.set_xticks(x, METRICS)
     ax1.set_ylabel('score (%)')
-    ax1.set_ylim(0, 105)
-    ax1.legend(fontsize=8, loc='upper right', ncols=len(models))
+    ax1.set_ylim(0, 122)  # room above the bars for the legend
+    ax1.set_yticks(range(0, 101, 20))
+    ax1.legend(fontsize=8, loc='upper left', ncols=len(models), frameon=False)
     ax1.set_title('validation metrics', fontsize=10)
     hatches = {'panoptic': '', 'instance': '//', 'semantic': '..'}
     for i, m in enumerate(models):
@@ -823,12 +824,13 @@ def plot(runs: Sequence[Dict], models: Sequence[Dict], path: str, title: str) ->
             hatch = '' if len(r['tasks_trained']) > 1 else hatches.get(r['tasks_trained'][0], '')
             ax2.bar(i, minutes, 0.6, bottom=bottom, color=colors.get(m['name']), edgecolor='white', hatch=hatch)
             label = 'joint' if len(r['tasks_trained']) > 1 else r['tasks_trained'][0]
-            ax2.text(i, bottom + minutes / 2, label, ha='center', va='center', fontsize=7, color='white')
+            ax2.text(i, bottom + minutes / 2, label, ha='center', va='center', fontsize=7, color='white',
+                     bbox=dict(boxstyle='round,pad=0.15', facecolor=colors.get(m['name'], 'gray'), linewidth=0))
             bottom += minutes
-        ax2.annotate(f'{bottom:.1f} min\n{m["iterations"]} it', (i, bottom), ha='center', va='bottom', fontsize=7,
-                     xytext=(0, 1), textcoords='offset points')
+        ax2.annotate(f'{bottom:.1f} min ({m["train_cpu_seconds"] / 60:.1f} CPU)\n{m["iterations"]} it', (i, bottom),
+                     ha='center', va='bottom', fontsize=7, xytext=(0, 1), textcoords='offset points')
     ax2.set_xticks(range(len(models)), [m['name'] for m in models], fontsize=8)
-    ax2.set_ylabel('training time (min)')
+    ax2.set_ylabel('training wall time (min)')
     ax2.set_ylim(0, max([sum(r['train_seconds'] for r in runs if r['model'] == m['name']) / 60 for m in models]
                         + [0.1]) * 1.3)
     ax2.set_title('training time (stacked by run)', fontsize=10)

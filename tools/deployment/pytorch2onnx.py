@@ -26,7 +26,8 @@ import time
 from typing import Optional, Sequence
 
 import oneformer  # noqa: F401  (registers the project modules)
-from oneformer.deployment import DEFAULT_OPSET, OnnxOneFormer, export_onnx, load_pytorch_model
+from oneformer.apis import load_pytorch_model
+from oneformer.deployment import DEFAULT_OPSET, OnnxOneFormer, export_onnx
 from oneformer.deployment.compare import check_export
 
 

@@ -385,3 +385,13 @@ def config_metainfo(cfg, required: bool = True) -> Optional[dict]:
         raise KeyError(f"no class names: the checkpoint has no meta.dataset_meta and the config's test dataset "
                        f"({ds_cfg['type']}) no metainfo classes")
     return meta
+
+
+def load_pytorch_model(config: str, checkpoint: str, device: str = 'cpu'):
+    """The PyTorch model of ``config`` + ``checkpoint`` with its ``dataset_meta`` (class names from the checkpoint,
+    else the config), loaded as :class:`OneFormerInferencer` loads it (used by the ONNX export and comparison
+    tools). Returns ``(model, cfg)``."""
+    if str(checkpoint).endswith('.onnx'):
+        raise ValueError(f'{checkpoint} is an ONNX file: the PyTorch model needs the .pth checkpoint')
+    inferencer = OneFormerInferencer(config, weights=checkpoint, device=device)
+    return inferencer.model, inferencer.cfg
