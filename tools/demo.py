@@ -73,6 +73,7 @@ def draw_panels(runner: Runner, out_dir: str, num: int) -> list:
     model, dataset = runner.model, runner.test_dataloader.dataset
     visualizer = runner.visualizer
     visualizer.dataset_meta = dataset.metainfo
+    visualizer.min_draw_size = None  # panels at the input size: the strip is upscaled as a whole (_with_titles)
     os.makedirs(out_dir, exist_ok=True)
     model.eval()
     paths = []

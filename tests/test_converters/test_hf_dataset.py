@@ -48,7 +48,7 @@ def test_cityscapes_config_evaluates_on_cityscapes_with_the_hf_test_size(tmp_pat
                  'default_runtime.py'):
         assert repr(osp.join(configs_root(), '_base_', base)) in text, base
     assert cfg.test_dataloader.dataset.type == 'CityscapesPanopticDataset' and cfg.test_cfg.type == 'TestLoop'
-    assert {m.type for m in cfg.test_evaluator} == {'OneFormerPanopticMetric', 'CocoMetric', 'SemSegMetric'}
+    assert {m.type for m in cfg.test_evaluator} == {'OneFormerPanopticMetric', 'CocoMetric', 'OneFormerSemSegMetric'}
     (resize, ) = [s for s in cfg.test_dataloader.dataset.pipeline if s.type == 'Resize']
     assert tuple(resize.scale) == (1024, 512)  # HF's size, not the base's (2048, 1024)
     assert cfg.model.test_cfg.object_mask_thr == 0.8  # official Cityscapes value

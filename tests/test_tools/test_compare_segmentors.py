@@ -196,3 +196,91 @@ def test_paper_scale_peer_configs_build_and_read_the_oneformer_ade20k_files(task
     if task == 'instance':
         from mmdet.datasets import ADE20KPanopticDataset
         assert cfg.train_dataloader.dataset.metainfo['classes'] == ADE20KPanopticDataset.METAINFO['thing_classes']
+
+
+CUSTOM_BASE = '''
+dataset_type = 'OneFormerPanopticDataset'
+data_root = 'data/elsewhere/'
+metainfo = dict(classes=('circle', 'square', 'triangle', 'sky', 'ground'),
+                thing_classes=('circle', 'square', 'triangle'), stuff_classes=('sky', 'ground'))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadPanopticSegments'),
+    dict(type='RandomChoiceResize', scales=[(192, 64), (192, 96)], keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(80, 96), crop_type='absolute', recompute_bbox=True, allow_negative_crop=True),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='OneFormerTaskTargets', task_probs=dict(panoptic=1.0)),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                                          'flip_direction', 'task', 'text_tokens'))
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(192, 96), keep_ratio=True),
+    dict(type='LoadPanopticTestAnnotations'),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True), dataset=dict(
+    type=dataset_type, metainfo=metainfo, data_root=data_root, ann_file='annotations/panoptic_train.json',
+    data_prefix=dict(img='train/', seg='panoptic_train/'), pipeline=train_pipeline))
+val_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False), dataset=dict(
+    type=dataset_type, metainfo=metainfo, data_root=data_root, ann_file='annotations/panoptic_val.json',
+    data_prefix=dict(img='val/', seg='panoptic_val/'), test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='OneFormerPanopticMetric', ann_file=data_root + 'annotations/panoptic_val.json',
+         seg_prefix=data_root + 'panoptic_val/'),
+    dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='segm'),
+    dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
+]
+test_evaluator = val_evaluator
+'''
+
+
+def test_another_dataset_base_reaches_every_run(tiny_data, tmp_path):
+    """A user's COCO-panoptic base (other augmentation, sizes, data root): every run reads its files and classes
+    with its augmentation (translated for mmseg) and resizing; the budget is the same everywhere."""
+    base = tmp_path / 'my_panoptic.py'
+    base.write_text(CUSTOM_BASE)
+    args = cs.parse_args(['--dataset', str(base), '--data-root', str(tiny_data), '--iters', '7', '--batch', '3',
+                          '--with-maskformer'])
+    ds = cs.read_dataset(args.dataset, args.data_root)
+    assert ds.base_root == 'data/elsewhere/' and ds.data_root == str(tiny_data) + '/'
+    assert ds.splits['train']['instance_ann'] == 'annotations/instances_train.json'
+    cs.check_data(ds, cs.requested_runs(args))
+    train_aug = cs.augmentation_of(Config.fromfile(str(base)).train_pipeline, 'mmdet')
+    assert [t['type'] for t in train_aug] == ['RandomChoiceResize', 'RandomCrop', 'PhotoMetricDistortion', 'RandomFlip']
+    for spec in cs.requested_runs(args):
+        cfg = cs.build_run_config(spec, ds, args)
+        assert cfg.train_cfg.max_iters == 7 and cfg.train_dataloader.batch_size == 3
+        assert cfg.param_scheduler[0]['end'] == 7 and cfg.randomness == dict(seed=0, deterministic=True)
+        assert cfg.val_dataloader is None  # one test pass after training
+        for loader in ('train_dataloader', 'test_dataloader'):
+            assert cfg[loader].dataset.data_root == ds.data_root
+        aug = cs.augmentation_of(cfg.train_dataloader.dataset.pipeline, 'mmdet')
+        test_resize = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
+        assert [dict(t) for t in test_resize] == [dict(type='Resize', scale=(192, 96), keep_ratio=True)]
+        if spec.library == 'mmseg':
+            crop = [t for t in aug if t['type'] == 'RandomCrop'][0]
+            assert crop == dict(type='RandomCrop', crop_size=(96, 80))  # mmseg: (h, w)
+            assert cfg.train_dataloader.dataset.data_prefix.seg_map_path == 'semantic_train/'
+            assert cfg.model.decode_head.num_classes == 5
+        else:
+            assert [dict(t) for t in aug] == [dict(t) for t in train_aug]
+        if spec.kind == 'instance':
+            assert cfg.train_dataloader.dataset.ann_file == 'annotations/instances_train.json'
+            assert cfg.test_evaluator[0]['ann_file'] == str(tiny_data / 'annotations' / 'instances_val.json')
+            assert cfg.train_dataloader.dataset.metainfo == dict(classes=('circle', 'square', 'triangle'))
+        if spec.kind == 'oneformer':
+            assert cfg.train_dataloader.dataset.type == 'OneFormerPanopticDataset'
+            assert [m['type'] for m in cfg.test_evaluator] == ['OneFormerPanopticMetric', 'CocoMetric',
+                                                                'OneFormerSemSegMetric']
+            assert cfg.test_evaluator[1]['ann_file'] == str(tiny_data / 'annotations' / 'instances_val.json')
+
+
+def test_dataset_base_without_panoptic_files_is_refused(tmp_path):
+    base = tmp_path / 'semantic_only.py'
+    base.write_text("train_dataloader = dict(dataset=dict(type='BaseSegDataset', ann_file='', "
+                    "data_prefix=dict(img_path='img', seg_map_path='ann')))\nval_dataloader = train_dataloader\n")
+    with pytest.raises(cs.CompareError, match='COCO-panoptic'):
+        cs.read_dataset(str(base))
