@@ -146,6 +146,9 @@ def test_compare_trains_every_model_writes_table_and_plot_and_skips_finished_run
     assert models['OneFormer']['trainings'] == 1 and models['OneFormer']['iterations'] == 2
     assert models['Mask2Former']['trainings'] == 3 and models['Mask2Former']['iterations'] == 6
     assert all(models['Mask2Former'][k] is not None for k in ('PQ', 'AP', 'mIoU'))
+    assert len(models['Mask2Former']['flops_per_forward']) == 3 and all(models['Mask2Former']['flops_per_forward'])
+    assert models['Mask2Former']['inference_s_per_image'] == pytest.approx(
+        sum(r['inference_s_per_image'] for r in saved['runs'] if r['model'] == 'Mask2Former'))
     assert models['MaskFormer']['PQ'] is not None
     assert report['table'] == saved['table'] and '| **Mask2Former** |' in saved['table']
     assert (work / 'compare.png').stat().st_size > 10_000

@@ -641,8 +641,8 @@ def time_inference(runner, num_images: int, warmup: int = 1) -> Tuple[Optional[f
 
 
 def test_image_size(cfg) -> Tuple[int, int]:
-    """(h, w) of the FLOPs input: the test pipeline's resize target (its longer / shorter edge for keep_ratio),
-    padded to a multiple of 32."""
+    """(h, w) of the FLOPs input: the test pipeline's resize target (for ``keep_ratio`` with two different edges,
+    a square of the shorter one: the images' aspect is not known here), padded to a multiple of 32."""
     for t in cfg.test_dataloader.dataset.pipeline:
         if t['type'] == 'Resize' and t.get('scale'):
             scale = t['scale']
@@ -746,11 +746,14 @@ def run_one(spec: RunSpec, cfg, ds: DatasetInfo, args: argparse.Namespace, index
 # ---------------------------------------------------------------------------------------------------- report
 def summarize_models(runs: Sequence[Dict]) -> List[Dict]:
     """One entry per model: its runs' training time, iterations and stored parameters added up, each metric from
-    the run trained for that task."""
+    the run trained for that task, the FLOPs of one forward of each of its models (``flops_per_forward``) and the
+    time to get every task's output for one image (``inference_s_per_image``: its runs' times added up; None if
+    one is unknown)."""
     models: Dict[str, Dict] = {}
     for r in runs:
         m = models.setdefault(r['model'], dict(name=r['model'], runs=[], tasks_trained=[], iterations=0,
                                                train_seconds=0.0, train_cpu_seconds=0.0, params=0,
+                                               flops_per_forward=[], inference_s_per_image=0.0,
                                                **{k: None for k in METRICS}))
         m['runs'].append(r['name'])
         m['tasks_trained'] += [t for t in r['tasks_trained'] if t not in m['tasks_trained']]
@@ -758,12 +761,25 @@ def summarize_models(runs: Sequence[Dict]) -> List[Dict]:
         m['train_seconds'] += r['train_seconds']
         m['train_cpu_seconds'] += r['train_cpu_seconds']
         m['params'] += r['params_inference']
+        m['flops_per_forward'].append(r['flops'])
+        if m['inference_s_per_image'] is not None and r['inference_s_per_image'] is not None:
+            m['inference_s_per_image'] += r['inference_s_per_image']
+        else:
+            m['inference_s_per_image'] = None
         for k in METRICS:
             if r[k] is not None:
                 m[k] = r[k]
     for m in models.values():
         m['trainings'] = len(m['runs'])
     return list(models.values())
+
+
+def _flops_total(flops: Sequence[Optional[int]]) -> str:
+    """GFLOPs of a model's forwards: ``0.26 ×3`` for three equal ones, ``a + b`` otherwise, an en dash if unknown."""
+    if not flops or any(f is None for f in flops):
+        return '–'
+    values = [f'{f * 1e-9:.2f}' for f in flops]
+    return values[0] + (f' ×{len(values)}' if len(values) > 1 else '') if len(set(values)) == 1 else ' + '.join(values)
 
 
 def _num(value, fmt: str, scale: float = 1.0) -> str:
@@ -788,7 +804,9 @@ def markdown_table(runs: Sequence[Dict], models: Sequence[Dict]) -> str:
         rows.append(f'| **{m["name"]}** | **total: {m["trainings"]} training run{"s" * (m["trainings"] > 1)}** | '
                     f'{", ".join(m["tasks_trained"])} | {m["iterations"]} | {m["train_seconds"]:.0f} s '
                     f'({m["train_cpu_seconds"]:.0f} s) | '
-                    f'{m["params"] / 1e6:.2f} M | | | ' + ' | '.join(_num(m[k], '.1f') for k in METRICS) + ' |')
+                    f'{m["params"] / 1e6:.2f} M | {_flops_total(m["flops_per_forward"])} | '
+                    f'{_num(m["inference_s_per_image"], ".3f")} | '
+                    + ' | '.join(_num(m[k], '.1f') for k in METRICS) + ' |')
     return '\n'.join(rows)
 
 
@@ -973,9 +991,11 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
         notes=['params: parameters used at inference (OneFormer without its training-only text mapper); a model '
                "total adds up its runs' (three stored models for Mask2Former)",
                "inference s/img: median model.test_step time on one image; OneFormer's produces the three tasks, "
-               "a Mask2Former run's its one task",
-               'FLOPs: mmengine FlopAnalyzer, one forward at the test size, ops in flops_skipped_ops not counted',
-               'training time: wall time of the training loop; CPU time is shared with other processes'],
+               "a Mask2Former run's its one task; a model total adds up its runs' (every task for one image)",
+               'FLOPs: mmengine FlopAnalyzer, one forward (one task) at the test size, ops in flops_skipped_ops not '
+               'counted; a model total lists one forward per stored model',
+               'training time: wall time of the training loop (and CPU time of the training process, all threads); '
+               'wall time depends on what else runs on the machine'],
         runs=results, models=models, table=table)
     out = osp.join(args.work_dir, 'results.json')
     _dump_json(report, out)
