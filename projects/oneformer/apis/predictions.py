@@ -9,7 +9,7 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import encode_mask_results
 
-from ..compat import id2rgb
+from ..dataset_converters.common import id2rgb  # the validating panoptic PNG encoder
 from ..tasks import PRED_FIELDS
 
 
