@@ -9,6 +9,8 @@ PKG = Path(osp.dirname(osp.dirname(osp.abspath(__file__)))) / 'projects' / 'onef
 
 # package -> packages it must never import (directly or through `oneformer.<pkg>` / relative imports)
 FORBIDDEN = {
+    'utils': {'tasks', 'compat', 'models', 'datasets', 'evaluation', 'apis', 'engine', 'deployment',
+              'model_converters', 'dataset_converters', 'visualization', 'testing'},
     'tasks': {'models', 'datasets', 'evaluation', 'apis', 'engine', 'deployment', 'model_converters',
               'dataset_converters', 'visualization', 'compat'},
     'compat': {'models', 'datasets', 'evaluation', 'apis', 'engine', 'deployment', 'model_converters',

@@ -1,6 +1,6 @@
 """OneFormer for OpenMMLab. Importing this package registers every module of the project.
 
-Layers, lowest first (a module imports only from layers below it): ``tasks`` and ``compat`` <- ``models``,
+Layers, lowest first (a module imports only from layers below it): ``utils`` <- ``tasks`` and ``compat`` <- ``models``,
 ``datasets`` <- ``dataset_converters``, ``model_converters``, ``engine``, ``evaluation``, ``visualization``,
 ``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it).
 """

@@ -60,7 +60,7 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
     assert report['measures'] == measures.split(',')
     assert report['preset_values']['image_size'] == 64 and report['preset_values']['batch'] == 1
     assert report['command'].startswith('python tools/analysis_tools/benchmark_peers.py --quick')
-    assert {'cpu', 'torch', 'mmdet', 'transformers'} <= set(report['machine'])
+    assert {'CPU', 'PyTorch', 'MMDetection', 'transformers', 'torch threads'} <= set(report['machine'])
     res = report['results']
     _check_entry(res['end2end'], '<= 0.75')
     # same converted weights on both sides of end2end: identical logits on HF's pixel values

@@ -1,9 +1,9 @@
-"""tools/analysis_tools/cuda_check.py: the CPU dry run exercises every row (GPU-only rows skipped), the correctness
-rows that run on CPU compare real numbers, and the helpers (row selection, curve deviation, exit codes) behave.
+"""tools/analysis_tools/cuda_check.py (rows in tools/analysis_tools/cuda_checks/): the CPU dry run exercises every
+row (GPU-only rows skipped), the correctness rows that run on CPU compare real numbers, and the helpers (row
+selection, curve deviation, exit codes) behave.
 
 Nothing here needs a GPU: the CUDA run itself happens on a GPU machine (docs/cuda_check.md).
 """
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -15,15 +15,19 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPT = osp.join(REPO, 'tools', 'analysis_tools', 'cuda_check.py')
+TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
+SCRIPT = osp.join(TOOLS, 'cuda_check.py')
 
 
 @pytest.fixture(scope='module')
 def cc():
-    spec = importlib.util.spec_from_file_location('cuda_check_under_test', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The package's public names in one namespace (the script itself only calls ``cli.main``)."""
+    import types
+    if TOOLS not in sys.path:
+        sys.path.insert(0, TOOLS)
+    from cuda_checks import amp, cli, common, rows
+    return types.SimpleNamespace(ROWS=rows.ROWS, Row=common.Row, select_rows=rows.select_rows, main=cli.main,
+                                 compare=common.compare, smooth=amp.smooth, curve_deviation=amp.curve_deviation)
 
 
 @pytest.fixture(scope='module')
@@ -155,7 +159,7 @@ def test_compare_and_curve_helpers(cc):
     assert cc.curve_deviation([2.0, 6.0], [2.0, 4.0], 1) == pytest.approx(0.5)
 
 
-def test_exit_codes_and_skips(cc, tmp_path, monkeypatch):
+def test_exit_codes_and_skips(cc, tmp_path):
     """1 when a correctness row fails, 2 when only other rows fail, CUDA-only rows skipped on CPU, a broken row
     recorded with its error while the rows after it still run."""
     def broken(ctx):
@@ -166,13 +170,14 @@ def test_exit_codes_and_skips(cc, tmp_path, monkeypatch):
             cc.Row('gpu', 'speed', 'needs CUDA', lambda ctx: (True, {}, 'ran'), needs_cuda=True),
             cc.Row('c_bad', 'amp', 'fails', lambda ctx: (False, {'dev': 9.0}, 'too far'))]
     out = tmp_path / 'r.json'
-    monkeypatch.setattr(cc, 'ROWS', rows)
-    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path)]) == 1
+    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path)], rows=rows) == 1
     report = json.loads(out.read_text())
     assert [(r['name'], r['status']) for r in report['rows']] == [('c_ok', 'ok'), ('s_broken', 'FAIL'),
                                                                   ('gpu', 'skipped'), ('c_bad', 'FAIL')]
     assert report['rows'][1]['error'] == 'RuntimeError: boom' and 'Traceback' in report['rows'][1]['traceback']
-    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path), '--skip', 'c_bad']) == 2
+    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path), '--skip', 'c_bad'],
+                   rows=rows) == 2
     assert json.loads(out.read_text())['rows'][3] == dict(name='c_bad', group='amp', title='fails', correctness=True,
                                                           status='skipped', reason='not selected')
-    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path), '--only', 'c_ok']) == 0
+    assert cc.main(['--device', 'cpu', '--out', str(out), '--work-dir', str(tmp_path), '--only', 'c_ok'],
+                   rows=rows) == 0

@@ -24,7 +24,6 @@ skipped above ``--dense-max-tokens`` tokens, dense backward above ``--dense-back
 It also prints the parameter count of DiNAT-L (built on the meta device, no memory).
 """
 import argparse
-import platform
 import statistics
 import time
 from typing import Callable, List, Optional
@@ -35,6 +34,7 @@ import torch.utils.checkpoint as cp
 
 from oneformer.models.backbones import DiNAT
 from oneformer.models.backbones.neighborhood_attention import neighborhood_attention_2d, neighborhood_indices
+from oneformer.utils import collect_env, format_env
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -161,8 +161,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         torch.set_num_threads(args.threads)
     sizes = [tuple(int(x) for x in s.split('x')) for s in args.sizes.split(',')]
     dilations = [int(d) for d in args.dilations.split(',')]
-    print(f'torch {torch.__version__}, {platform.processor() or platform.machine()}, device {device}, '
-          f'threads {torch.get_num_threads()}, batch {args.batch}, kernel {args.kernel}, channels {args.channels}, '
+    print(format_env(collect_env(str(device))))
+    print(f'batch {args.batch}, kernel {args.kernel}, channels {args.channels}, '
           f'heads {args.heads}, fast: median of {args.repeats} after {args.warmup} warmup, dense: median of '
           f'{args.dense_repeats}, dense chunk {args.chunk}')
     print()

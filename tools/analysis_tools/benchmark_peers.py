@@ -30,11 +30,10 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import platform
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 
@@ -44,6 +43,8 @@ from oneformer_bench import builders as B  # noqa: E402
 from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
 from oneformer_bench.report import markdown  # noqa: E402
 from oneformer_bench.timing import pin_threads  # noqa: E402
+
+from oneformer.utils import collect_env, load_average  # noqa: E402
 
 MEASURES = ('end2end', 'forward', 'three_tasks', 'train', 'pipeline', 'onnx', 'complexity', 'paper_params')
 SCHEMA_VERSION = 1
@@ -84,28 +85,6 @@ def parse_measures(text: str) -> List[str]:
     return measures
 
 
-def machine() -> Dict:
-    cpu = platform.processor()
-    if osp.isfile('/proc/cpuinfo'):
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
-        cpu = names[0] if names else cpu
-    import mmcv
-    import mmdet
-    import mmengine
-    import transformers
-    return dict(cpu=cpu, logical_cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
-                torch=torch.__version__, mmengine=mmengine.__version__, mmcv=mmcv.__version__,
-                mmdet=mmdet.__version__, transformers=transformers.__version__, cuda=torch.cuda.is_available())
-
-
-def load_average() -> Optional[List[float]]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def run(args, command: str) -> Dict:
     from oneformer_bench import complexity as C
     from oneformer_bench import measures as M
@@ -118,7 +97,7 @@ def run(args, command: str) -> Dict:
     report = dict(schema_version=SCHEMA_VERSION, preset=preset.name, sizes=preset.describe(),
                   preset_values=preset.__dict__, threads=threads, device=args.device, measures=measures,
                   command=command,
-                  machine=machine(), load_average_start=load_average(), results={})
+                  machine=collect_env(args.device), load_average_start=load_average(), results={})
     results = report['results']
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,10 +4,11 @@ from .dense_heads import OneFormerHead
 from .detectors import OneFormer
 from .layers import TaskEncoder, TaskGuidedQueryTransformer, TextMapper
 from .losses import QueryTextContrastiveLoss
+from .reference import reference_formulation
 from .seg_heads import OneFormerFusionHead
 from .tta import OneFormerSegTTAModel, OneFormerTTAModel  # noqa: F401  (mmdet / mmseg MODELS)
 
 __all__ = [
     'DiNAT', 'OneFormer', 'OneFormerHead', 'OneFormerFusionHead', 'OneFormerSegHead', 'TaskEncoder',
-    'TaskGuidedQueryTransformer', 'TextMapper', 'QueryTextContrastiveLoss'
+    'TaskGuidedQueryTransformer', 'TextMapper', 'QueryTextContrastiveLoss', 'reference_formulation'
 ]

@@ -1,6 +1,5 @@
 """Parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of our model and mmdet's Mask2Former, and
 the parameter counts of the paper's large-backbone models rebuilt from our base config."""
-import contextlib
 import copy
 import os.path as osp
 from functools import partial
@@ -9,6 +8,8 @@ from typing import Dict
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
+
+from oneformer.models import reference_formulation
 
 from . import builders as B
 
@@ -42,29 +43,6 @@ def parts(model) -> Dict[str, int]:
     return out
 
 
-@contextlib.contextmanager
-def reference_formulation(model):
-    """Count the model's FLOPs, not the implementation's: FlopAnalyzer has no handle for ``embedding_bag`` (our
-    CPU deformable attention) or ``scaled_dot_product_attention`` (the query transformer at inference) and would
-    report their work as a saving, so both are switched to the stock formulations (grid_sample, which it skips
-    on both sides, and bmm) while counting."""
-    from oneformer.models.layers.memory_efficient_attention import MemoryEfficientMultiheadAttention
-    head = getattr(model, 'panoptic_head', None)
-    fast_msda = getattr(head, 'fast_cpu_deform_attn', None)
-    swapped = [m for m in model.modules() if isinstance(m, MemoryEfficientMultiheadAttention)]
-    for m in swapped:
-        m.__class__ = torch.nn.MultiheadAttention
-    if fast_msda is not None:
-        head.fast_cpu_deform_attn = False
-    try:
-        yield
-    finally:
-        for m in swapped:
-            m.__class__ = MemoryEfficientMultiheadAttention
-        if fast_msda is not None:
-            head.fast_cpu_deform_attn = fast_msda
-
-
 def flops(model, size: int) -> Dict:
     """FLOPs of ``_forward`` (backbone + head, no post-processing) on one ``size`` x ``size`` image (FlopAnalyzer
     counts a multiply-add as one FLOP and skips ops it has no handle for, e.g. grid_sample)."""
@@ -74,6 +52,8 @@ def flops(model, size: int) -> Dict:
     forward = model.forward
     model.forward = partial(forward, data_samples=[DetDataSample(metainfo=meta)])
     try:
+        # FlopAnalyzer has no handle for embedding_bag (our CPU deformable attention) or SDPA (the query
+        # transformer at inference) and would count their work as a saving: count the plain formulation
         with torch.no_grad(), reference_formulation(model):
             info = get_model_complexity_info(model, inputs=(x, ), show_table=False, show_arch=False)
     finally:

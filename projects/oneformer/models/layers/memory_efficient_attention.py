@@ -11,9 +11,15 @@ computes the same function more cheaply:
   (B·heads, N-1, H/4·W/4) floats per layer (0.16 GB each for batch 2 at 512x512);
 * training on CUDA: ``scaled_dot_product_attention`` with its fused dropout (flash / memory-efficient kernels;
   dropout masks are random draws either way, from another random stream than the unfused path).
+
+``reference=True`` (constructor argument, attribute, or :func:`use_reference_attention` over a whole model) runs
+the stock formulation instead, exactly as ``nn.MultiheadAttention`` with the caller's ``need_weights``: what FLOPs
+counters and parity checks need (FlopAnalyzer has no handle for ``scaled_dot_product_attention`` or the lean
+autograd function and would count their work as nothing).
 """
+import contextlib
 import math
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -66,11 +72,28 @@ class DropoutAttention(torch.autograd.Function):
 class MemoryEfficientMultiheadAttention(nn.MultiheadAttention):
     """``nn.MultiheadAttention`` computing attention without materialised weights in eval (SDPA; no weights are
     returned) and with :class:`DropoutAttention` in CPU training; masks, separate key/value widths or training
-    without gradients fall back to the stock implementation."""
+    without gradients fall back to the stock implementation.
+
+    Args:
+        *args: ``nn.MultiheadAttention``'s arguments.
+        reference (bool): run the stock formulation (``nn.MultiheadAttention.forward`` unchanged, attention
+            weights as the caller asks). Same parameters either way; the attribute can be flipped at any time
+            (:func:`use_reference_attention`). Defaults to False.
+        **kwargs: ``nn.MultiheadAttention``'s keyword arguments.
+    """
+
+    def __init__(self, *args, reference: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reference = reference
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = True, attn_mask: Optional[Tensor] = None,
                 **kwargs) -> Tuple[Tensor, Optional[Tensor]]:
+        """Attention of ``query`` over ``key`` / ``value`` (``nn.MultiheadAttention``'s shapes: (L, B, C), or
+        (B, L, C) with ``batch_first``); returns (output, attention weights or None)."""
+        if self.reference:
+            return super().forward(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
+                                   attn_mask=attn_mask, **kwargs)
         lean = (self.training and self.dropout > 0 and torch.is_grad_enabled() and query.device.type == 'cpu'
                 and self._qkv_same_embed_dim and self.in_proj_bias is not None and key_padding_mask is None
                 and attn_mask is None and not kwargs)
@@ -137,3 +160,22 @@ class MemoryEfficientDetrDecoder(DetrTransformerDecoder):
                                      for _ in range(self.num_layers)])
         self.embed_dims = self.layers[0].embed_dims
         self.post_norm = build_norm_layer(self.post_norm_cfg, self.embed_dims)[1]
+
+
+@contextlib.contextmanager
+def use_reference_attention(model: nn.Module) -> Iterator[int]:
+    """Run every :class:`MemoryEfficientMultiheadAttention` in ``model`` as stock ``nn.MultiheadAttention``
+    (``reference=True``) inside the block, restoring each module's own setting after it.
+
+    Yields:
+        int: how many attention modules were switched (0: the model has none).
+    """
+    modules = [m for m in model.modules() if isinstance(m, MemoryEfficientMultiheadAttention)]
+    saved = [m.reference for m in modules]
+    for m in modules:
+        m.reference = True
+    try:
+        yield len(modules)
+    finally:
+        for m, flag in zip(modules, saved):
+            m.reference = flag
