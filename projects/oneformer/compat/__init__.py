@@ -4,12 +4,14 @@ Each module says which upstream problem it covers and when it can be removed:
 
 * :mod:`.checkpoint` - mmengine's checkpoint loaders under torch's ``weights_only=True`` default (torch >= 2.6);
 * :mod:`.panopticapi` - the ``panopticapi`` names mmdet imports, from cityscapesscripts (not on PyPI);
-* :mod:`.mmcv_deform_attn` - a scoped choice of mmcv's non-CUDA deformable-attention function (no hook in mmcv).
+* :mod:`.mmcv_deform_attn` - a scoped choice of mmcv's non-CUDA deformable-attention function (no hook in mmcv);
+* :mod:`.mmengine_resume` - a callback after ``IterBasedTrainLoop``'s resume fast-forward (no hook in mmengine).
 
 Nothing else in the package patches third-party code.
 """
 from .checkpoint import allow_mmengine_checkpoints, checkpoint_safe_globals
 from .mmcv_deform_attn import route_deform_attn
+from .mmengine_resume import call_after_fast_forward
 from .panopticapi import id2rgb, install_panopticapi_alias
 
 _APPLIED = False
@@ -24,5 +26,5 @@ def apply_all() -> None:
         _APPLIED = True
 
 
-__all__ = ['apply_all', 'allow_mmengine_checkpoints', 'checkpoint_safe_globals', 'install_panopticapi_alias',
-           'id2rgb', 'route_deform_attn']
+__all__ = ['apply_all', 'allow_mmengine_checkpoints', 'call_after_fast_forward', 'checkpoint_safe_globals',
+           'install_panopticapi_alias', 'id2rgb', 'route_deform_attn']

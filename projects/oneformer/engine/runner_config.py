@@ -12,6 +12,7 @@ from mmengine.config import Config, ConfigDict
 
 from ..tasks import TASK_METRICS, parse_tasks
 from .optim_wrappers import AMP_WRAPPERS
+from .schedule_length import follow_max_iters, max_iters_of
 
 SUMMARY_HOOK = 'TaskMetricsSummaryHook'
 
@@ -130,8 +131,11 @@ def _common(cfg: Config, args) -> Config:
 
 
 def setup_train_cfg(cfg: Config, args) -> Config:
-    """Apply the ``tools/train.py`` options (mmdet semantics) to ``cfg``."""
+    """Apply the ``tools/train.py`` options (mmdet semantics) to ``cfg``; a ``train_cfg.max_iters`` override
+    moves the end of the schedulers that ended at the config's length (:func:`.follow_max_iters`)."""
+    max_iters = max_iters_of(cfg)
     cfg = _common(cfg, args)
+    follow_max_iters(cfg, max_iters, getattr(args, 'cfg_options', None) or {})
     if getattr(args, 'amp', False):
         if not _amp_device_available():
             raise RuntimeError("--amp needs a GPU (CUDA, NPU, MLU or MUSA): mmengine's AmpOptimWrapper does not run "

@@ -11,6 +11,8 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 
+from ...compat import call_after_fast_forward
+
 META_KEY = 'rng_state'
 
 
@@ -31,28 +33,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state['cuda'])
 
 
-class _RestoreAfterSkip:
-    """Wraps the train loop's data iterator: after the ``skip`` batches that ``IterBasedTrainLoop`` fetches to
-    fast-forward on resume, set the generators to ``state``, then pass every call through."""
-
-    def __init__(self, iterator, skip: int, state: dict) -> None:
-        self._iterator, self._left, self._state = iterator, skip, state
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        data = next(self._iterator)
-        if self._left > 0:
-            self._left -= 1
-            if self._left == 0:
-                set_rng_state(self._state)
-        return data
-
-    def __getattr__(self, name):
-        return getattr(self._iterator, name)
-
-
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Save the random generators' states in every checkpoint and restore them on resume, so a resumed run draws
@@ -68,7 +48,8 @@ class RNGStateHook(Hook):
     This hook stores, under ``checkpoint['meta']['rng_state']``, one state per rank (Python ``random``, numpy's
     global generator, torch's CPU generator and the current CUDA device's); on resume each rank gets its own back
     right after the loop has fast-forwarded the data (that fast-forward runs the data pipeline and would consume
-    them again). Epoch-based loops restore before the first epoch. Only rank 0 writes checkpoints, so with several
+    them again; mmengine has no hook there: :func:`oneformer.compat.call_after_fast_forward`). Epoch-based loops
+    restore before the first epoch. Only rank 0 writes checkpoints, so with several
     ranks the states are gathered (a collective) in the hooks that every rank runs just before ``CheckpointHook``
     saves: after the iterations / epochs it saves at, and after validation when it keeps the best checkpoint. A
     checkpoint from another number of ranks, or without states, resumes as before, with a warning.
@@ -144,7 +125,5 @@ class RNGStateHook(Hook):
                       f'{get_world_size()}; not restored', logger='current', level=logging.WARNING)
             return
         state = states[get_rank()]
-        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop: restore after its fast-forward
-            loop.dataloader_iterator = _RestoreAfterSkip(loop.dataloader_iterator, loop.iter, state)
-        else:
+        if not call_after_fast_forward(loop, lambda: set_rng_state(state)):  # IterBasedTrainLoop: after it
             set_rng_state(state)
