@@ -7,6 +7,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner
 
 import oneformer  # noqa: F401  (installs the allow-list)
+from oneformer.compat import CheckpointReadError
 
 
 class ToyModel(BaseModel):
@@ -80,11 +81,34 @@ def test_safety_is_not_switched_off(tmp_path):
     # an arbitrary class is rejected, by torch.load and by mmengine's loader alike
     with pytest.raises(Exception, match='Weights only load failed'):
         torch.load(path)
-    with pytest.raises(Exception, match='Weights only load failed'):
+    with pytest.raises(CheckpointReadError, match=rf'cannot read checkpoint {path}: it holds an object of type '
+                       r'.*ToyDataset.* torch.serialization.add_safe_globals') as e:
         CheckpointLoader.load_checkpoint(str(path))
+    assert 'weights_only=False' not in str(e.value)
     # and the allow-list is scoped to mmengine's loaders: plain torch.load still refuses mmengine objects
     from mmengine.logging import HistoryBuffer
     torch.save({'hb': HistoryBuffer()}, tmp_path / 'hb.pth')
     with pytest.raises(Exception, match='Weights only load failed'):
         torch.load(tmp_path / 'hb.pth')
     assert isinstance(CheckpointLoader.load_checkpoint(str(tmp_path / 'hb.pth'))['hb'], HistoryBuffer)
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'tail-cut', 'start-only', 'garbage', 'empty'])
+def test_broken_checkpoint_names_the_file_without_weights_only_advice(tmp_path, damage):
+    runner = _runner(tmp_path, 2)
+    runner.train()
+    runner.save_checkpoint(str(tmp_path), 'good.pth')
+    data = (tmp_path / 'good.pth').read_bytes()
+    broken = {'truncated': data[:len(data) // 2], 'tail-cut': data[:-10], 'start-only': data[:64],
+              'garbage': b'not a checkpoint ' * 20, 'empty': b''}[damage]
+    path = tmp_path / 'iter_4.pth'
+    path.write_bytes(broken)
+    message = rf'cannot read checkpoint {path}: the file is truncated, damaged or not a PyTorch checkpoint'
+    with pytest.raises(CheckpointReadError, match=message) as e:
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert 'weights_only' not in str(e.value)
+    # what load_from / resume of tools/train.py and tools/test.py run into
+    with pytest.raises(CheckpointReadError, match=message):
+        _runner(tmp_path / 'resume', 4, load_from=str(path), resume=True).load_or_resume()
+    with pytest.raises(FileNotFoundError, match='can not be found'):  # a missing file keeps mmengine's error
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))

@@ -1,6 +1,6 @@
 """Official (detectron2 OneFormer) key names, written out from the spec (§6.1), each with the key it must reach in our
 model. Independent of the converter's rules on purpose: these tables are what the tests hold it to."""
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -182,3 +182,37 @@ def dinat_hf_pairs(depths) -> Tuple[Pairs, List[Tuple[str, str]]]:
     for i in range(4):
         pairs += _wb(f'hidden_states_norms.stage{i + 1}', f'norm{i}')
     return pairs, qkv
+
+
+def d2_resnet_shapes(depth: int, stem: int, res2: int, groups: int = 1, width: int = 64) -> Dict[str, tuple]:
+    """Shapes of the detectron2 ResNet tensors (``backbone.*``, FrozenBN) for these ``MODEL.RESNETS`` values, by
+    detectron2's ``build_resnet_backbone`` rules: stage i (res2..res5) outputs ``RES2_OUT_CHANNELS * 2**i``, a
+    bottleneck's 1x1 / 3x3 convs are ``NUM_GROUPS * WIDTH_PER_GROUP * 2**i`` wide, the stem outputs
+    ``STEM_OUT_CHANNELS``; a block has a projection shortcut where its input and output widths differ."""
+    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}[depth]
+    bottleneck = depth >= 50
+    shapes = {'backbone.stem.conv1.weight': (stem, 3, 7, 7)}
+
+    def conv(name: str, out: int, cin: int, k: int, g: int = 1) -> None:
+        shapes[f'{name}.weight'] = (out, cin // g, k, k)
+        for p in ('weight', 'bias', 'running_mean', 'running_var'):
+            shapes[f'{name}.norm.{p}'] = (out, )
+
+    for p in ('weight', 'bias', 'running_mean', 'running_var'):
+        shapes[f'backbone.stem.conv1.norm.{p}'] = (stem, )
+    cin = stem
+    for i, n in enumerate(blocks):
+        out, mid = res2 * 2**i, groups * width * 2**i
+        for b in range(n):
+            s = f'backbone.res{i + 2}.{b}'
+            if bottleneck:
+                conv(f'{s}.conv1', mid, cin, 1)
+                conv(f'{s}.conv2', mid, mid, 3, groups)
+                conv(f'{s}.conv3', out, mid, 1)
+            else:
+                conv(f'{s}.conv1', out, cin, 3)
+                conv(f'{s}.conv2', out, out, 3)
+            if cin != out:
+                conv(f'{s}.shortcut', out, cin, 1)
+            cin = out
+    return shapes

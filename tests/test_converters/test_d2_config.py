@@ -28,6 +28,7 @@ from oneformer.model_converters import (
 from ..conftest import REPO, tiny_model_cfg
 from .official_names import (
     convnext_pairs,
+    d2_resnet_shapes,
     dinat_pairs,
     head_pairs,
     official_swin_relative_position_index,
@@ -89,6 +90,8 @@ MODEL:
     DEFORMABLE_TRANSFORMER_ENCODER_IN_FEATURES: ["res3", "res4", "res5"]
     COMMON_STRIDE: 4
     TRANSFORMER_ENC_LAYERS: 1
+    DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS: 8  # not read by the official pixel decoder (it takes ONE_FORMER.NHEADS)
+    DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS: 3  # not read either (4 points)
   ONE_FORMER:
     TRANSFORMER_DECODER_NAME: "ContrastiveMultiScaleMaskedTransformerDecoder"
     TRANSFORMER_IN_FEATURE: "multi_scale_pixel_decoder"
@@ -229,7 +232,8 @@ def expected_model(kind: str, num_things: int, num_stuff: int):
     cfg = tiny_model_cfg(num_things=num_things, num_stuff=num_stuff, num_queries=QUERIES, num_ctx=4, hidden=HIDDEN)
     cfg.backbone, cfg.panoptic_head.in_channels = EXPECTED_BACKBONES[kind]
     cfg.panoptic_head.pixel_decoder.encoder.layer_cfg.ffn_cfg.feedforward_channels = 1024  # hard-coded officially
-    cfg.panoptic_head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.num_heads = 8  # N_HEADS default
+    # the official MSDeformAttnPixelDecoder: heads = MODEL.ONE_FORMER.NHEADS (4 in the yaml), 4 sampling points
+    cfg.panoptic_head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(num_heads=4, num_points=4)
     cfg.panoptic_head.text_mapper.update(width=TEXT_WIDTH, num_heads=1, num_layers=1)
     return MODELS.build(cfg)
 
@@ -467,3 +471,80 @@ def test_weights_only_conversion_takes_the_class_order_of_a_dataset(tmp_path):
     assert [ADE20K_SEMANTIC_CLASSES[i] for i in meta['source_class_ids']] == list(meta['classes'])
     assert saved['state_dict']['panoptic_head.cls_embed.bias'].tolist() == meta['source_class_ids'] + [150]
     model.load_state_dict(saved['state_dict'], strict=True)
+
+
+def test_pixel_decoder_heads_come_from_one_former_nheads(tmp_path):
+    """The yaml says NHEADS 4 and DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS 8: the official pixel decoder has 4 heads
+    (its attention-weight rows: heads x 3 levels x 4 points), and so must ours; a yaml whose NHEADS does not fit
+    the checkpoint is refused naming the key."""
+    model = expected_model('resnet', 8, 11)
+    ckpt, _ = official_checkpoint(model, 'resnet')
+    rows = ckpt['model']['sem_seg_head.pixel_decoder.transformer.encoder.layers.0.self_attn.attention_weights.weight']
+    assert rows.shape[0] == 4 * 3 * 4
+    yaml_path = write_yamls(tmp_path / 'configs', 'resnet', 'cityscapes_fine_panoptic', 19)
+    convert_d2_with_config(ckpt, str(tmp_path / 'out'), yaml_path)
+    built, cfg, _ = _build(tmp_path / 'out')
+    assert cfg.model.panoptic_head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.num_heads == 4
+    assert built.panoptic_head.pixel_decoder.encoder.layers[0].self_attn.num_heads == 4
+    assert built.panoptic_head.pixel_decoder.encoder.layers[0].self_attn.num_points == 4
+    text = open(yaml_path, encoding='utf-8').read()
+    with open(yaml_path, 'w', encoding='utf-8') as f:
+        f.write(text.replace('NHEADS: 4', 'NHEADS: 2'))
+    with pytest.raises(ValueError, match=r'ONE_FORMER.NHEADS \(heads of the pixel decoder\) 2 \(checkpoint: 4\)'):
+        convert_d2_with_config(ckpt, str(tmp_path / 'out2'), yaml_path)
+
+
+def _resnet_yaml(root, values: dict) -> str:
+    """The tiny ResNet yaml chain with ``MODEL.RESNETS`` values replaced / added."""
+    yaml_path = write_yamls(root, 'resnet', 'cityscapes_fine_panoptic', 19)
+    base = root / 'Base-UnifiedSegmentation.yaml'
+    lines = [line for line in base.read_text().splitlines()
+             if line.strip().split(':')[0] not in values]
+    at = lines.index('  RESNETS:') + 1
+    lines[at:at] = [f'    {key}: {value}' for key, value in values.items()]
+    base.write_text('\n'.join(lines) + '\n')
+    return yaml_path
+
+
+# MODEL.RESNETS values, each differing from its sibling keys and from the defaults (stem 64, width 64, res2 256)
+RESNET_VARIANTS = [
+    dict(DEPTH=50, NUM_GROUPS=1, WIDTH_PER_GROUP=16, RES2_OUT_CHANNELS=64, STEM_OUT_CHANNELS=32),
+    dict(DEPTH=50, NUM_GROUPS=2, WIDTH_PER_GROUP=4, RES2_OUT_CHANNELS=64, STEM_OUT_CHANNELS=48),
+    dict(DEPTH=18, NUM_GROUPS=1, WIDTH_PER_GROUP=16, RES2_OUT_CHANNELS=64, STEM_OUT_CHANNELS=32),
+]
+
+
+@pytest.mark.parametrize('values', RESNET_VARIANTS, ids=['r50-narrow', 'resnext50-2x4d', 'r18-stem32'])
+def test_resnet_widths_of_the_yaml_are_converted(values, tmp_path):
+    """A checkpoint with detectron2's tensor shapes for these RESNETS values (computed by detectron2's rules,
+    independently of the converter) converts, and the written config builds a model that loads it strictly."""
+    head_ckpt, _ = official_checkpoint(expected_model('resnet', 8, 11), 'resnet')
+    sd = {k: v for k, v in head_ckpt['model'].items() if not k.startswith('backbone.')}
+    shapes = d2_resnet_shapes(values['DEPTH'], values['STEM_OUT_CHANNELS'], values['RES2_OUT_CHANNELS'],
+                              values['NUM_GROUPS'], values['WIDTH_PER_GROUP'])
+    gen = torch.Generator().manual_seed(0)
+    sd.update({k: torch.rand(shape, generator=gen) for k, shape in shapes.items()})
+    yaml_path = _resnet_yaml(tmp_path / 'configs', values)
+    convert_d2_with_config(dict(model=sd), str(tmp_path / 'out'), yaml_path)
+    model, cfg, saved = _build(tmp_path / 'out')
+    backbone = model.backbone
+    assert backbone.conv1.weight.shape == shapes['backbone.stem.conv1.weight']
+    # every tensor of the source is in the model, unchanged, under its mmdet name
+    assert torch.equal(backbone.layer4[0].conv2.weight, sd['backbone.res5.0.conv2.weight'])
+    assert backbone.layer1[0].downsample[0].weight.shape == shapes['backbone.res2.0.shortcut.weight']
+    ours = {k for k in saved['state_dict'] if k.startswith('backbone.') and not k.endswith('num_batches_tracked')}
+    assert len(ours) == len(shapes)
+    if values['NUM_GROUPS'] > 1:
+        assert cfg.model.backbone.type == 'ResNeXt' and backbone.layer1[0].conv2.groups == values['NUM_GROUPS']
+
+
+@pytest.mark.parametrize('values, message', [
+    (dict(DEPTH=50, WIDTH_PER_GROUP=16, RES2_OUT_CHANNELS=128),
+     r'WIDTH_PER_GROUP 16 with NUM_GROUPS 1 and RES2_OUT_CHANNELS 128: .* \(32\), so this ResNet cannot be built'),
+    (dict(DEPTH=18, RES2_OUT_CHANNELS=128), r'RES2_OUT_CHANNELS 128 for depth 18'),
+])
+def test_resnet_widths_that_cannot_be_built_are_refused(values, message, tmp_path):
+    ckpt, _ = official_checkpoint(expected_model('resnet', 8, 11), 'resnet')
+    yaml_path = _resnet_yaml(tmp_path / 'configs', values)
+    with pytest.raises(UnsupportedConfig, match=message):
+        convert_d2_with_config(ckpt, str(tmp_path / 'out'), yaml_path)

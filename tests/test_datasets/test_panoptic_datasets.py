@@ -98,8 +98,19 @@ def test_filter_empty_gt(tmp_path):
     assert len(_build(tmp_path, filter_cfg=dict(filter_empty_gt=True))) == 1
     ds = _build(tmp_path, filter_cfg=dict(filter_empty_gt=False, min_size=7), lazy_init=True)
     ds.data_list = ds.load_data_list()
-    assert ds.filter_data() == []  # both images are 6 px high
+    with pytest.raises(ValueError, match=r'pan.json: filter_cfg=.*min_size.* drops all 2 images'):
+        ds.filter_data()  # both images are 6 px high (mmengine would fail with "need at least one array")
     assert len(_build(tmp_path, filter_cfg=dict(filter_empty_gt=True), test_mode=True)) == 2
+
+
+def test_json_without_images_is_named(tmp_path):
+    init_default_scope('mmdet')
+    _write_dataset(tmp_path)
+    data = json.loads((tmp_path / 'pan.json').read_text())
+    data['images'], data['annotations'] = [], []
+    (tmp_path / 'pan.json').write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"pan.json lists no images \('images' is empty\)"):
+        _build(tmp_path)
 
 
 def test_json_order_differing_from_classes_is_reported(tmp_path):

@@ -17,6 +17,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from rich.progress import track
 
 from ..tasks import parse_tasks
+from ..visualization.palette import resolve_palette
 from .predictions import sample_to_dict, save_prediction, strip_tasks, unique_stem
 
 InputType = Union[str, np.ndarray]
@@ -131,10 +132,14 @@ class OneFormerInferencer(DetInferencer):
             raise ValueError(f'{len(classes)} class names {classes} for a model with {num_classes} classes '
                              '(num_things_classes + num_stuff_classes in the config)')
         if self.palette != 'none':
-            model.dataset_meta['palette'] = self.palette
-        elif 'palette' not in model.dataset_meta:
+            palette, source = self.palette, f'palette={self.palette!r}'
+        elif model.dataset_meta.get('palette') is not None:
+            palette, source = model.dataset_meta['palette'], 'the checkpoint\'s dataset_meta'
+        else:
             cfg_meta = cfg_meta or config_metainfo(cfg, required=False)
-            model.dataset_meta['palette'] = (cfg_meta or {}).get('palette', None) or 'random'
+            palette, source = (cfg_meta or {}).get('palette', None), 'the config\'s metainfo'
+        # one colour per class (a name such as 'random', none at all or too few become a list): every drawing path
+        model.dataset_meta['palette'] = resolve_palette(palette, classes, source)
 
     def _init_visualizer(self, cfg):
         """The config's visualizer (``OneFormerVisualizer`` for a model-only config); small images are upscaled

@@ -9,7 +9,7 @@ Each module says which upstream problem it covers and when it can be removed:
 
 Nothing else in the package patches third-party code.
 """
-from .checkpoint import allow_mmengine_checkpoints, checkpoint_safe_globals
+from .checkpoint import CheckpointReadError, allow_mmengine_checkpoints, checkpoint_safe_globals
 from .mmcv_deform_attn import route_deform_attn
 from .mmengine_resume import call_after_fast_forward
 from .panopticapi import id2rgb, install_panopticapi_alias
@@ -27,4 +27,5 @@ def apply_all() -> None:
 
 
 __all__ = ['apply_all', 'allow_mmengine_checkpoints', 'call_after_fast_forward', 'checkpoint_safe_globals',
+           'CheckpointReadError',
            'install_panopticapi_alias', 'id2rgb', 'route_deform_attn']

@@ -226,6 +226,9 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
         for key in ('images', 'categories'):
             if key not in data:
                 raise KeyError(f'{self.ann_file} has no {key!r}: not a COCO panoptic annotation file')
+        if not data['images']:
+            raise ValueError(f"{self.ann_file} lists no images ('images' is empty): a dataset needs at least one "
+                             'image; check that the file is the split you meant and was written completely')
         self.cat2label = self._category_mapping(data['categories'])
         self.cat_ids = list(self.cat2label)
         anns = {}
@@ -281,8 +284,13 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
             return self.data_list
         filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
         min_size = self.filter_cfg.get('min_size', 0)
-        return [
+        kept = [
             info for info in self.data_list
             if min(info['width'], info['height']) >= min_size and not (
                 filter_empty_gt and not any(not s['iscrowd'] for s in info['segments_info']))
         ]
+        if self.data_list and not kept:
+            raise ValueError(f'{self.ann_file}: filter_cfg={dict(self.filter_cfg)} drops all {len(self.data_list)} '
+                             'images (none has a non-crowd segment of a class in metainfo, or all are smaller than '
+                             'min_size); check the classes and the filter settings')
+        return kept

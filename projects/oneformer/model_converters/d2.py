@@ -83,9 +83,12 @@ def checkpoint_sizes(sd: StateDict) -> Dict[str, int]:
         return len({k[len(prefix):].split('.')[0] for k in sd if k.startswith(prefix)})
 
     queries, hidden = sd['panoptic_head.query_embed.weight'].shape
+    # deformable attention weights: one per head, level (3) and sampling point (4)
+    attn = sd.get('panoptic_head.pixel_decoder.encoder.layers.0.self_attn.attention_weights.weight')
     return dict(num_queries=queries, num_classes=sd['panoptic_head.cls_embed.weight'].shape[0] - 1, hidden=hidden,
                 decoder_layers=count('panoptic_head.transformer_decoder.layers.'),
                 encoder_layers=count('panoptic_head.pixel_decoder.encoder.layers.'),
+                encoder_heads=None if attn is None else attn.shape[0] // 12,
                 text_layers=count('panoptic_head.text_mapper.text_encoder.transformer.resblocks.'))
 
 
@@ -98,10 +101,12 @@ def _check_sizes(sd: StateDict, model: Dict, source: str) -> None:
                     hidden=('HIDDEN_DIM', head['feat_channels']),
                     decoder_layers=('DEC_LAYERS - 1', head['transformer_decoder']['num_layers']),
                     encoder_layers=('TRANSFORMER_ENC_LAYERS', head['pixel_decoder']['encoder']['num_layers']),
+                    encoder_heads=('ONE_FORMER.NHEADS (heads of the pixel decoder)',
+                                   head['pixel_decoder']['encoder']['layer_cfg']['self_attn_cfg']['num_heads']),
                     text_layers=('TEXT_ENCODER.NUM_LAYERS', text.get('num_layers', 0)))
     got = checkpoint_sizes(sd)
     wrong = [f'{key} {value} (checkpoint: {got[name]})' for name, (key, value) in expected.items()
-             if got[name] != value]
+             if got[name] is not None and got[name] != value]
     if wrong:
         raise ValueError(f'{source} does not describe this checkpoint: {", ".join(wrong)}')
 

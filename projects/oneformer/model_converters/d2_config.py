@@ -135,7 +135,7 @@ DEFAULTS = {
                          'COMMON_STRIDE': 4, 'IN_FEATURES': ['res2', 'res3', 'res4', 'res5'],
                          'TRANSFORMER_ENC_LAYERS': 0, 'PIXEL_DECODER_NAME': 'BasePixelDecoder',
                          'DEFORMABLE_TRANSFORMER_ENCODER_IN_FEATURES': ['res3', 'res4', 'res5'],
-                         'DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS': 4, 'DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS': 8},
+                         },
         'ONE_FORMER': {'NO_OBJECT_WEIGHT': 0.1, 'CLASS_WEIGHT': 1.0, 'DICE_WEIGHT': 1.0, 'MASK_WEIGHT': 20.0,
                        'CONTRASTIVE_WEIGHT': 0.5, 'CONTRASTIVE_TEMPERATURE': 0.07, 'NHEADS': 8, 'DROPOUT': 0.1,
                        'DIM_FEEDFORWARD': 2048, 'ENC_LAYERS': 0, 'CLASS_DEC_LAYERS': 2, 'DEC_LAYERS': 6,
@@ -210,18 +210,31 @@ def _backbone(cfg: OfficialConfig) -> Tuple[str, BackboneCfg]:
     if kind == 'resnet':
         r = 'MODEL.RESNETS.'
         cfg.expect(r + 'OUT_FEATURES', STAGES)
-        cfg.expect(r + 'NUM_GROUPS', 1)
-        cfg.expect(r + 'WIDTH_PER_GROUP', 64)
         cfg.expect(r + 'RES5_DILATION', 1)
         cfg.require(not any(cfg.get(r + 'DEFORM_ON_PER_STAGE')), 'deformable ResNet stages')
-        depth = cfg.get(r + 'DEPTH')
-        res2 = cfg.get(r + 'RES2_OUT_CHANNELS')
-        # detectron2 ResNet-18/34 must set RES2_OUT_CHANNELS 64 (BasicBlock); 50+ keep 256 = 64 * 4
-        cfg.require(res2 == (64 if depth in (18, 34) else 256), f'{r}RES2_OUT_CHANNELS {res2} for depth {depth}')
+        depth, groups = cfg.get(r + 'DEPTH'), cfg.get(r + 'NUM_GROUPS')
+        width, res2 = cfg.get(r + 'WIDTH_PER_GROUP'), cfg.get(r + 'RES2_OUT_CHANNELS')
+        # detectron2's build_resnet_backbone: stage i (res2..res5) outputs RES2_OUT_CHANNELS * 2**i channels and,
+        # with bottlenecks, has 3x3 convs of NUM_GROUPS * WIDTH_PER_GROUP * 2**i channels; the stem outputs
+        # STEM_OUT_CHANNELS. mmdet's ResNet: 4 * base_channels * 2**i out, base_channels * 2**i inside (ResNeXt:
+        # groups * base_width * 2**i), stem_channels.
+        if depth in (18, 34):  # BasicBlock: detectron2 itself requires these (WIDTH_PER_GROUP is not used)
+            cfg.require(res2 == 64, f'{r}RES2_OUT_CHANNELS {res2} for depth {depth} (detectron2 builds ResNet-18/34 '
+                        'only with 64)')
+            cfg.require(groups == 1, f'{r}NUM_GROUPS {groups} for depth {depth} (detectron2 needs 1)')
+            base = 64
+        else:
+            cfg.require(res2 % 4 == 0, f'{r}RES2_OUT_CHANNELS {res2} (mmdet\'s bottleneck ResNet outputs 4 x its '
+                        'base_channels: a multiple of 4 is needed)')
+            base = res2 // 4
+            cfg.require(groups > 1 or width == base,
+                        f'{r}WIDTH_PER_GROUP {width} with NUM_GROUPS 1 and RES2_OUT_CHANNELS {res2}: mmdet\'s ResNet '
+                        f'bottleneck is always a quarter of its output wide ({base}), so this ResNet cannot be built')
         # detectron2 FREEZE_AT n freezes the stem (n >= 1) and res2..res{n} ; mmdet frozen_stages counts from 0
-        return kind, resnet_backbone(depth=depth, stem_channels=cfg.get(r + 'STEM_OUT_CHANNELS'),
+        return kind, resnet_backbone(depth=depth, stem_channels=cfg.get(r + 'STEM_OUT_CHANNELS'), base_channels=base,
                                      stride_in_1x1=cfg.get(r + 'STRIDE_IN_1X1'), norm=cfg.get(r + 'NORM'),
-                                     frozen_stages=cfg.get('MODEL.BACKBONE.FREEZE_AT') - 1, source=src)
+                                     frozen_stages=cfg.get('MODEL.BACKBONE.FREEZE_AT') - 1, groups=groups,
+                                     width_per_group=width, source=src)
     if kind == 'swin':
         s = 'MODEL.SWIN.'
         cfg.expect(s + 'OUT_FEATURES', STAGES)
@@ -302,9 +315,10 @@ def official_model_cfg(cfg: OfficialConfig, num_things: int, num_stuff: int, wit
         dropout=cfg.get(one + 'DROPOUT'), dim_feedforward=cfg.get(one + 'DIM_FEEDFORWARD'),
         decoder_layers=cfg.get(one + 'DEC_LAYERS') - 1,  # "9 decoder layers, add one for the loss on learnable query"
         query_dec_layers=cfg.get(one + 'CLASS_DEC_LAYERS'), encoder_layers=cfg.get(head + 'TRANSFORMER_ENC_LAYERS'),
-        encoder_heads=cfg.get(head + 'DEFORMABLE_TRANSFORMER_ENCODER_N_HEADS'),
-        encoder_points=cfg.get(head + 'DEFORMABLE_TRANSFORMER_ENCODER_N_POINTS'),
-        encoder_feedforward_dim=1024,  # msdeformattn.py hard-codes dim_feedforward=1024 for the encoder
+        # the official MSDeformAttnPixelDecoder takes its heads from ONE_FORMER.NHEADS and builds its encoder with
+        # 4 sampling points and a 1024-wide FFN whatever the yaml says (SEM_SEG_HEAD.DEFORMABLE_TRANSFORMER_ENCODER_
+        # N_HEADS / N_POINTS are not read by it)
+        encoder_heads=cfg.get(one + 'NHEADS'), encoder_points=4, encoder_feedforward_dim=1024,
         task_seq_len=cfg.get('INPUT.TASK_SEQ_LEN'), text_mapper=text,
         contrastive_temperature=cfg.get(one + 'CONTRASTIVE_TEMPERATURE'),
         contrastive_weight=cfg.get(one + 'CONTRASTIVE_WEIGHT'), no_object_weight=cfg.get(one + 'NO_OBJECT_WEIGHT'),

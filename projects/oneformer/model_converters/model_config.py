@@ -55,17 +55,24 @@ def convnext_backbone(depths: Sequence[int], channels: Sequence[int], drop_path_
 
 
 def resnet_backbone(depth: int, stem_channels: int = 64, base_channels: int = 64, stride_in_1x1: bool = False,
-                    norm: str = 'FrozenBN', frozen_stages: int = -1, source: str = 'source') -> BackboneCfg:
-    """mmdet ``ResNet``.
+                    norm: str = 'FrozenBN', frozen_stages: int = -1, groups: int = 1, width_per_group: int = 64,
+                    source: str = 'source') -> BackboneCfg:
+    """mmdet ``ResNet`` (``ResNeXt`` with ``groups > 1``).
+
+    Stage ``i`` (0..3) of a bottleneck ResNet outputs ``4 * base_channels * 2**i`` channels; its 3x3 convs have
+    ``base_channels * 2**i`` channels (``ResNet``) or ``groups * width_per_group * 2**i`` (``ResNeXt``).
 
     Args:
         depth (int): 18, 34, 50, 101 or 152.
         stem_channels (int): Stem output channels.
-        base_channels (int): Bottleneck width of the first stage (64 for the standard models).
+        base_channels (int): Bottleneck width of the first stage (64 for the standard models); a quarter of its
+            output channels.
         stride_in_1x1 (bool): Stride on the first 1x1 conv of a bottleneck (mmdet ``style='caffe'``) instead of
             the 3x3 (``'pytorch'``, torchvision).
         norm (str): 'FrozenBN' (statistics and affine fixed), 'BN' or 'SyncBN' (trained).
         frozen_stages (int): mmdet's: -1 none, 0 the stem, n the stem and stages 1..n.
+        groups (int): Groups of the 3x3 convs (> 1: ``ResNeXt``, bottleneck depths only).
+        width_per_group (int): ``ResNeXt`` width of one group in the first stage (unused with ``groups == 1``).
         source (str): Named in errors.
     """
     require(depth in RESNET_BLOCKS, source, f'ResNet depth {depth} (one of {sorted(RESNET_BLOCKS)})')
@@ -73,10 +80,14 @@ def resnet_backbone(depth: int, stem_channels: int = 64, base_channels: int = 64
                  SyncBN=(dict(type='SyncBN', requires_grad=True), False))
     require(norm in norms, source, f'ResNet norm {norm!r} (one of {sorted(norms)})')
     norm_cfg, norm_eval = norms[norm]
-    expansion = 4 if RESNET_BLOCKS[depth][0] == 'bottleneck' else 1
+    bottleneck = RESNET_BLOCKS[depth][0] == 'bottleneck'
+    require(groups == 1 or bottleneck, source, f'{groups} groups in a ResNet-{depth} (BasicBlock has no groups)')
+    expansion = 4 if bottleneck else 1
     cfg = dict(_delete_=True, type='ResNet', depth=depth, num_stages=4, base_channels=base_channels,
                stem_channels=stem_channels, out_indices=(0, 1, 2, 3), frozen_stages=frozen_stages, norm_cfg=norm_cfg,
                norm_eval=norm_eval, style='caffe' if stride_in_1x1 else 'pytorch', init_cfg=None)
+    if groups > 1:  # mmdet's ResNeXt bottleneck: floor(planes * base_width / base_channels) * groups channels
+        cfg.update(type='ResNeXt', groups=groups, base_width=width_per_group)
     return cfg, [base_channels * expansion * 2**i for i in range(4)]
 
 

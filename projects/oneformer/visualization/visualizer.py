@@ -12,6 +12,7 @@ from mmdet.visualization import DetLocalVisualizer
 from mmengine.structures import InstanceData, PixelData
 
 from ..tasks import PRED_FIELDS  # panel order = task order
+from .palette import resolve_dataset_meta
 
 #: ``min_draw_size`` of the inferencer's drawings when the config leaves it unset
 DEFAULT_MIN_DRAW_SIZE = 512
@@ -80,6 +81,16 @@ class OneFormerVisualizer(DetLocalVisualizer):
         if min_draw_size is not None and min_draw_size < 0:
             raise ValueError(f'min_draw_size must be >= 0 or None, got {min_draw_size}')
         self.min_draw_size = min_draw_size
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """Classes and palette of the drawings; on assignment the palette becomes one colour per class
+        (:func:`~oneformer.visualization.palette.resolve_palette`: names, missing or short palettes)."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        self._dataset_meta = resolve_dataset_meta(dataset_meta, f'dataset_meta of visualizer {self.instance_name!r}')
 
     def draw_scale(self, height: int, width: int) -> int:
         """Integer factor images of this size are upscaled by before drawing (1 = not upscaled)."""

@@ -1,4 +1,5 @@
 """OneFormer head: Mask2Former's pixel decoder and masked decoder, driven by task-conditioned queries."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -9,6 +10,7 @@ from mmdet.structures import SampleList
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import ConfigDict
+from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -240,10 +242,23 @@ class OneFormerHead(Mask2FormerHead):
             if 'text_tokens' not in sample.metainfo:
                 raise KeyError(f'training sample {i} has no "text_tokens" in its metainfo (needed by the text '
                                'mapper): add "text_tokens" to the meta_keys of PackDetInputs')
-            t = torch.as_tensor(sample.metainfo['text_tokens']).reshape(-1, CONTEXT_LENGTH)[:self.num_texts]
+            t = torch.as_tensor(sample.metainfo['text_tokens']).reshape(-1, CONTEXT_LENGTH)
+            if t.shape[0] > self.num_texts:
+                self._say_texts_are_cut(t.shape[0])
+                t = t[:self.num_texts]
             pad = pad_text_tokens(task)[None].expand(self.num_texts - t.shape[0], -1)
             tokens.append(torch.cat([t.to(pad.dtype), pad]))
         return torch.stack(tokens).to(device)
+
+    def _say_texts_are_cut(self, num: int) -> None:
+        """Log once that a sample had more targets than the text list holds (the official mapper cuts them too)."""
+        if getattr(self, '_texts_cut_said', False):
+            return
+        self._texts_cut_said = True
+        print_log(f'a training sample has {num} targets but the text list holds num_queries - text_mapper.num_ctx = '
+                  f'{self.num_texts} texts: the texts beyond {self.num_texts} are cut (not used by the contrastive '
+                  'loss; the mask and class losses keep every target), as the official OneFormer does. Raise '
+                  'num_queries to keep them. (Said once.)', logger='current', level=logging.WARNING)
 
     @staticmethod
     def _gt_to_tensor(gt_instances: InstanceData, device) -> InstanceData:
