@@ -13,9 +13,11 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import torch
 
-import oneformer  # noqa: F401  (registers the project modules)
 from oneformer.apis import OneFormerInferencer
 from oneformer.tasks import TASK_CHOICES
 

@@ -9,16 +9,17 @@ import os
 import os.path as osp
 import time
 
-import cv2
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import mmcv
-import numpy as np
 import torch
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import oneformer  # noqa: F401  (registers the project's modules)
 from oneformer.dataset_converters import generate_synthetic_panoptic
+from oneformer.visualization import DEFAULT_MIN_DRAW_SIZE
 
 REPO = osp.dirname(osp.dirname(osp.realpath(__file__)))
 DEFAULT_CONFIG = osp.join(REPO, 'configs/oneformer/oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py')
@@ -54,26 +55,13 @@ def point_config_at(cfg: Config, data_root: str, work_dir: str, max_iters: int =
     return cfg
 
 
-PANEL_TITLES = ('input', 'ground truth', 'panoptic', 'instance', 'semantic')
-
-
-def _with_titles(panels: list, titles: tuple, scale: int = 2) -> np.ndarray:
-    """Concatenate RGB panels, upscale (nearest) for readability and put a title above each."""
-    strip = np.concatenate(panels, axis=1)
-    strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    width = strip.shape[1] // len(panels)
-    header = np.full((28, strip.shape[1], 3), 255, np.uint8)
-    for i, title in enumerate(titles[:len(panels)]):
-        cv2.putText(header, title, (i * width + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([header, strip], axis=0)
-
-
 def draw_panels(runner: Runner, out_dir: str, num: int) -> list:
-    """input | ground truth | panoptic | instance | semantic, for the first ``num`` val images."""
+    """input | ground truth | panoptic | instance | semantic, for the first ``num`` val images: the visualizer's
+    :meth:`~oneformer.visualization.OneFormerVisualizer.draw_panels`, as ``tools/test.py --show-dir`` draws."""
     model, dataset = runner.model, runner.test_dataloader.dataset
     visualizer = runner.visualizer
     visualizer.dataset_meta = dataset.metainfo
-    visualizer.min_draw_size = None  # panels at the input size: the strip is upscaled as a whole (_with_titles)
+    visualizer.min_draw_size = visualizer.min_draw_size or DEFAULT_MIN_DRAW_SIZE  # 128 px images: 4x
     os.makedirs(out_dir, exist_ok=True)
     model.eval()
     paths = []
@@ -82,15 +70,8 @@ def draw_panels(runner: Runner, out_dir: str, num: int) -> list:
         with torch.no_grad():
             sample = model.test_step(data)[0]
         image = mmcv.imread(sample.img_path, channel_order='rgb')
-        panels = [image]
-        gt = sample.clone()
-        for field in ('pred_panoptic_seg', 'pred_instances', 'pred_sem_seg'):
-            gt.pop(field, None)
-        visualizer.add_datasample('gt', image, gt, draw_gt=True, draw_pred=False, out_file=None)
-        panels.append(visualizer.get_image())
-        panels.extend(visualizer.draw_tasks(image, sample, pred_score_thr=0.5).values())
         path = osp.join(out_dir, osp.splitext(osp.basename(sample.img_path))[0] + '.png')
-        mmcv.imwrite(_with_titles(panels, PANEL_TITLES)[..., ::-1], path)
+        mmcv.imwrite(visualizer.draw_panels(image, sample, pred_score_thr=0.5)[..., ::-1], path)
         paths.append(path)
     return paths
 

@@ -8,12 +8,14 @@ import argparse
 import os
 from typing import Optional, Sequence
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import oneformer  # noqa: F401  (registers the project modules and the stack compatibility shims)
 from oneformer.apis import setup_cpu_distributed
 from oneformer.engine import setup_train_cfg
 

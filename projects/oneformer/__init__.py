@@ -2,9 +2,17 @@
 
 Layers, lowest first (a module imports only from layers below it): ``utils`` <- ``tasks`` and ``compat`` <- ``models``,
 ``datasets`` <- ``dataset_converters``, ``model_converters``, ``engine``, ``evaluation``, ``visualization``,
-``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it).
+``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it); ``utils`` (standard
+library only) below them all.
+
+Importing it first, before torch, also lets idle OpenMP threads sleep instead of spinning unless the environment
+says otherwise (:func:`oneformer.utils.sleep_idle_threads`; every entry point of the repository does so).
 """
-from . import compat
+from .utils import sleep_idle_threads
+
+sleep_idle_threads()  # before `compat` imports torch: OpenMP reads its settings when torch loads it
+
+from . import compat  # noqa: E402
 
 compat.apply_all()  # first: the stack fixes the rest relies on (see oneformer.compat)
 

@@ -211,3 +211,14 @@ def test_model_only_config_needs_no_dataset(infer_env, inferencer_all, tmp_path)
         *(lambda d: (d['inputs'], d['data_samples']))(inf.model.data_preprocessor(
             inf.collate_fn([inf.pipeline(img)]), False)), tasks=('semantic', ))[0]
     np.testing.assert_array_equal(pred['semantic']['seg'], ref.pred_sem_seg.sem_seg[0].numpy())
+
+
+def test_no_vis_backend_warning_at_construction(infer_env):
+    """The configs' LocalVisBackend needs the runner's work dir; the inferencer draws into its out_dir itself and
+    must not warn 'Failed to add LocalVisBackend' at every construction."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        inferencer = OneFormerInferencer(infer_env.config, weights=infer_env.ckpt, device='cpu', task='semantic')
+    assert not [str(w.message) for w in caught if 'VisBackend' in str(w.message)]
+    assert inferencer.visualizer is not None and inferencer.visualizer.min_draw_size == 512

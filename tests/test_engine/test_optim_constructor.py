@@ -183,3 +183,38 @@ def test_real_config_gives_every_norm_and_embedding_zero_decay():
     assert got['backbone.stages.0.blocks.0.norm1.weight'] == pytest.approx((LR * 0.1, 0.0))
     assert got['backbone.norm3.weight'] == pytest.approx((LR * 0.1, 0.0))
     assert cfg.optim_wrapper.clip_grad == dict(max_norm=0.01, norm_type=2)
+
+
+def test_paramwise_lines_are_debug_and_summarised():
+    """mmengine logs one INFO line per parameter and setting (~320 for OneFormer): DEBUG here, plus a summary with
+    one line per (lr, weight decay) whose counts are those of the optimizer's groups."""
+    import logging
+    import re
+    from collections import Counter
+
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('paramwise_summary_test', log_level='INFO')  # the 'current' logger now
+    records = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        model = Backboned()
+        wrapper = build_optim_wrapper(model, _optim_cfg('OneFormerOptimWrapperConstructor'))
+    finally:
+        logger.removeHandler(handler)
+    info = [r.getMessage() for r in records if r.levelno >= logging.INFO]
+    debug = [r.getMessage() for r in records if r.levelno == logging.DEBUG]
+    assert not [m for m in info if m.startswith('paramwise_options')]
+    assert len([m for m in debug if m.startswith('paramwise_options -- ')]) >= 10  # still there at DEBUG
+    summary = [m for m in info if m.startswith('parameter groups')]
+    assert len(summary) == 1 and len(summary[0].splitlines()) <= 6
+    found = Counter()
+    for line in summary[0].splitlines()[1:]:
+        lr, wd, n = re.match(r'\s*lr=(\S+) weight_decay=(\S+): (\d+) tensors', line).groups()
+        found[(lr, wd)] += int(n)
+    expected = Counter()
+    for group in wrapper.optimizer.param_groups:
+        expected[(f"{group['lr']:g}", f"{group['weight_decay']:g}")] += len(group['params'])
+    assert found == expected
+    assert 'backbone.bn' in summary[0] and 'head.fc' in summary[0]

@@ -28,6 +28,9 @@ import statistics
 import time
 from typing import Callable, List, Optional
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp

@@ -35,6 +35,9 @@ import tempfile
 import time
 from typing import Dict, List
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))

@@ -144,9 +144,14 @@ class OneFormerInferencer(DetInferencer):
     def _init_visualizer(self, cfg):
         """The config's visualizer (``OneFormerVisualizer`` for a model-only config); small images are upscaled
         before drawing unless the config says otherwise."""
+        cfg = copy.deepcopy(cfg)
         if cfg.get('visualizer', None) is None:
-            cfg = copy.deepcopy(cfg)
-            cfg.visualizer = dict(type='OneFormerVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+            cfg.visualizer = dict(type='OneFormerVisualizer')
+        # the inferencer writes its drawings itself (out_dir/vis); backends without a save_dir (the configs'
+        # LocalVisBackend: the runner gives it the work dir) would be dropped with a warning at every construction
+        backends = cfg.visualizer.get('vis_backends', None) or []
+        cfg.visualizer.vis_backends = [b for b in ([backends] if isinstance(backends, dict) else backends)
+                                       if not isinstance(b, dict) or b.get('save_dir') is not None]
         visualizer = super()._init_visualizer(cfg)
         if visualizer is not None and getattr(visualizer, 'min_draw_size', 0) is None:
             from ..visualization import DEFAULT_MIN_DRAW_SIZE

@@ -1,6 +1,6 @@
 """Training engine pieces: optimizer constructor and wrappers (registered in mmdet's registries), and the config
 edits of ``tools/train.py`` / ``tools/test.py``."""
-from .hooks import ClassCountCheckHook, LogLastIterHook, RNGStateHook
+from .hooks import AtomicCheckpointHook, ClassCountCheckHook, LogLastIterHook, RNGStateHook
 from .optim_constructor import OneFormerOptimWrapperConstructor
 from .optim_wrappers import AMP_WRAPPERS, FiniteGradAmpOptimWrapper, FiniteGradOptimWrapper
 from .runner_config import (
@@ -16,5 +16,5 @@ from .runner_config import (
 __all__ = [
     'OneFormerOptimWrapperConstructor', 'FiniteGradOptimWrapper', 'FiniteGradAmpOptimWrapper', 'AMP_WRAPPERS',
     'add_summary_hook', 'metric_task', 'select_task_metrics', 'set_test_tasks', 'setup_test_cfg', 'setup_train_cfg',
-    'add_default_hooks', 'ClassCountCheckHook', 'LogLastIterHook', 'RNGStateHook'
+    'add_default_hooks', 'AtomicCheckpointHook', 'ClassCountCheckHook', 'LogLastIterHook', 'RNGStateHook'
 ]

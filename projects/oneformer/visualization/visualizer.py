@@ -4,6 +4,7 @@ from typing import Dict, Optional
 import mmcv
 import numpy as np
 import torch
+from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import VISUALIZERS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import BaseBoxes
@@ -13,6 +14,7 @@ from mmengine.structures import InstanceData, PixelData
 
 from ..tasks import PRED_FIELDS  # panel order = task order
 from .palette import resolve_dataset_meta
+from .panels import GT_TITLE, INPUT_TITLE, titled_strip
 
 #: ``min_draw_size`` of the inferencer's drawings when the config leaves it unset
 DEFAULT_MIN_DRAW_SIZE = 512
@@ -56,18 +58,42 @@ def upscale_sample(sample: DetDataSample, factor: int) -> DetDataSample:
     return out
 
 
+def gt_panoptic_map(data_sample: DetDataSample, num_classes: int) -> PixelData:
+    """mmdet's panoptic encoding (``label + k * INSTANCE_OFFSET``, void = ``num_classes``) of a sample's ground
+    truth given as thing masks (``gt_instances``, k = 1, 2, ...) and a class map (``gt_sem_seg``, 255 or its
+    ``ignore_index`` = void): pixels of no thing keep their class (k = 0, one segment per class)."""
+    sem = data_sample.gt_sem_seg.sem_seg
+    sem = (sem.cpu().numpy() if isinstance(sem, torch.Tensor) else np.asarray(sem))[0].astype(np.int64)
+    ignore_index = data_sample.gt_sem_seg.metainfo.get('ignore_index', 255)
+    pan = np.where((sem == ignore_index) | (sem < 0) | (sem >= num_classes), num_classes, sem)
+    inst = data_sample.gt_instances
+    masks = inst.masks
+    if isinstance(masks, (BitmapMasks, PolygonMasks)):
+        masks = masks.to_ndarray()
+    masks = masks.cpu().numpy() if isinstance(masks, torch.Tensor) else np.asarray(masks)
+    labels = inst.labels.cpu().numpy() if isinstance(inst.labels, torch.Tensor) else np.asarray(inst.labels)
+    for k, (mask, label) in enumerate(zip(masks.astype(bool), labels), start=1):
+        pan[mask] = int(label) + k * INSTANCE_OFFSET
+    return PixelData(sem_seg=pan[None])
+
+
 @VISUALIZERS.register_module()
 class OneFormerVisualizer(DetLocalVisualizer):
-    """mmdet's :class:`DetLocalVisualizer`, but panoptic, instance and semantic predictions are drawn side by side
-    (mmdet overlays them all on one image), an all-void panoptic map draws nothing instead of crashing, and small
-    images are upscaled before drawing.
+    """mmdet's :class:`DetLocalVisualizer`, but the input, the ground truth and each task's prediction (panoptic,
+    instance, semantic) are drawn side by side under titles (mmdet overlays them all on one image), an all-void
+    panoptic map draws nothing instead of crashing, and small images are upscaled before drawing.
+
+    :meth:`add_datasample` (what mmdet's ``DetVisualizationHook`` calls for ``tools/test.py --show-dir``) saves
+    one image per sample, :meth:`draw_panels` (also ``make demo``'s pictures): ``input | ground truth | panoptic |
+    instance | semantic``. A ground truth with thing masks and a class map is drawn as one panoptic map (one label
+    per segment, see :func:`gt_panoptic_map`).
 
     mmdet writes the class labels in a fixed 6-13 px font, so on small images they cover each other and the
     objects. With ``min_draw_size`` set, images whose longer side is below it are enlarged by an integer factor
     (nearest neighbour, masks and boxes alike) before drawing; the drawings are then that many times larger than the
-    input (:meth:`draw_scale` gives the factor). :class:`~oneformer.apis.OneFormerInferencer` (and so
-    ``demo/image_demo.py``) uses :data:`DEFAULT_MIN_DRAW_SIZE` unless the config sets it; a config enables it for
-    ``tools/test.py --show-dir`` with ``visualizer=dict(type='OneFormerVisualizer', min_draw_size=512, ...)``.
+    input (:meth:`draw_scale` gives the factor). ``configs/_base_/default_runtime.py`` sets 512 (``--show-dir``);
+    :class:`~oneformer.apis.OneFormerInferencer` (and so ``demo/image_demo.py``) uses :data:`DEFAULT_MIN_DRAW_SIZE`
+    unless the config sets it.
 
     Args:
         name (str): Instance name (mmengine's ``ManagerMixin``). Defaults to 'visualizer'.
@@ -137,6 +163,41 @@ class OneFormerVisualizer(DetLocalVisualizer):
                 drawn[task] = self._draw_panoptic_seg(image, pred.numpy(), classes, palette)
         return drawn
 
+    def _draw_ground_truth(self, image: np.ndarray, data_sample: DetDataSample) -> Optional[np.ndarray]:
+        """The ground truth in one panel, drawn like the panoptic prediction when it has both things and a label
+        map (one label per segment; mmdet draws boxes, instance labels and class labels on top of each other);
+        None when ``data_sample`` has none."""
+        classes = self.dataset_meta.get('classes', None)
+        palette = self.dataset_meta.get('palette', None)
+        if 'gt_panoptic_seg' in data_sample:
+            return self._draw_panoptic_seg(image, data_sample.gt_panoptic_seg, classes, palette)
+        if 'gt_sem_seg' in data_sample and 'gt_instances' in data_sample and classes is not None:
+            return self._draw_panoptic_seg(image, gt_panoptic_map(data_sample, len(classes)), classes, palette)
+        if 'gt_sem_seg' in data_sample:
+            return self._draw_sem_seg(image, data_sample.gt_sem_seg, classes, palette)
+        if 'gt_instances' in data_sample:
+            return self._draw_instances(image, data_sample.gt_instances, classes, palette)
+        return None
+
+    def draw_panels(self, image: np.ndarray, data_sample: Optional[DetDataSample], draw_gt: bool = True,
+                    draw_pred: bool = True, pred_score_thr: float = 0.3) -> np.ndarray:
+        """input | ground truth | one panel per predicted task, each under its title (upscaled when the image is
+        small, see :meth:`draw_scale`): what ``make demo`` and ``tools/test.py --show-dir`` save."""
+        image = image.clip(0, 255).astype(np.uint8)
+        if data_sample is not None:
+            image, data_sample = self._upscaled(image, data_sample.cpu())
+        panels, titles = [image], [INPUT_TITLE]
+        if data_sample is not None and draw_gt:
+            gt = self._draw_ground_truth(image, data_sample)
+            if gt is not None:
+                panels.append(gt)
+                titles.append(GT_TITLE)
+        if data_sample is not None and draw_pred:
+            drawn = self._draw_task_panels(image, data_sample, pred_score_thr)
+            panels.extend(drawn.values())
+            titles.extend(drawn.keys())
+        return titled_strip(panels, titles)
+
     def add_datasample(self,
                        name: str,
                        image: np.ndarray,
@@ -148,23 +209,9 @@ class OneFormerVisualizer(DetLocalVisualizer):
                        out_file: Optional[str] = None,
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
-        """Panels: [ground truth (if drawn)] + one per predicted task (upscaled when the image is small)."""
-        image = image.clip(0, 255).astype(np.uint8)
-        if data_sample is not None:
-            image, data_sample = self._upscaled(image, data_sample.cpu())
-        panels = []
-        if data_sample is not None and draw_gt:
-            gt = DetDataSample(metainfo=data_sample.metainfo)
-            for field in ('gt_instances', 'gt_sem_seg', 'gt_panoptic_seg'):
-                if field in data_sample:
-                    gt.set_field(data_sample.get(field), field)
-            if len(gt.keys()) > 0:
-                super().add_datasample(name, image, gt, draw_gt=True, draw_pred=False, show=False, out_file=None,
-                                       step=step)
-                panels.append(self.get_image())
-        if data_sample is not None and draw_pred:
-            panels.extend(self._draw_task_panels(image, data_sample, pred_score_thr).values())
-        drawn = np.concatenate(panels, axis=1) if panels else image
+        """Draw :meth:`draw_panels`; show it, write it to ``out_file``, or (no ``out_file``) hand it to the
+        visualization backends: one image per sample."""
+        drawn = self.draw_panels(image, data_sample, draw_gt, draw_pred, pred_score_thr)
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)
