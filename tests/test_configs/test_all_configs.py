@@ -350,9 +350,10 @@ def test_runtime_is_mmdets_with_our_differences():
     assert ours.custom_imports == dict(imports=['oneformer'], allow_failed_imports=False)
     assert ours.custom_hooks == [dict(type='TaskMetricsSummaryHook')]
     assert ours.visualizer.type == 'OneFormerVisualizer' and ours.log_processor.by_epoch is False
+    assert ours.visualizer.min_draw_size == 512  # --show-dir enlarges small images
     ckpt = ours.default_hooks.checkpoint
     assert (ckpt.type, ckpt.by_epoch, ckpt.interval, ckpt.max_keep_ckpts, ckpt.save_last) == (
-        'CheckpointHook', False, 5000, 3, True)  # d2 CHECKPOINT_PERIOD 5000
+        'AtomicCheckpointHook', False, 5000, 3, True)  # d2 CHECKPOINT_PERIOD 5000; crash-safe saving
     for key in ('default_scope', 'env_cfg', 'vis_backends', 'log_level', 'load_from', 'resume'):
         assert _unscoped(ours[key]) == mmdet[key], key
     for hook in ('timer', 'logger', 'param_scheduler', 'sampler_seed', 'visualization'):
