@@ -2,8 +2,7 @@
 
 Layers, lowest first (a module imports only from layers below it): ``utils`` <- ``tasks`` and ``compat`` <- ``models``,
 ``datasets`` <- ``dataset_converters``, ``model_converters``, ``engine``, ``evaluation``, ``visualization``,
-``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it); ``utils`` (standard
-library only) below them all.
+``deployment`` <- ``apis`` (see docs/architecture.md; tests/test_architecture.py checks it).
 
 Importing it first, before torch, also lets idle OpenMP threads sleep instead of spinning unless the environment
 says otherwise (:func:`oneformer.utils.sleep_idle_threads`; every entry point of the repository does so).
