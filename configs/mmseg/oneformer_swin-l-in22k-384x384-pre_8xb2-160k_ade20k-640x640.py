@@ -10,6 +10,7 @@ _base_ = [
 custom_imports = dict(imports=['oneformer', 'mmdet.models'], allow_failed_imports=False)
 
 model = dict(
+    type='OneFormerEncoderDecoder',  # EncoderDecoder that finds decode_head.in_channels / strides from the backbone
     decode_head=dict(
         type='OneFormerSegHead',  # merged into Mask2Former's head config (num_classes=150, losses, matcher)
         class_names='ADE20KDataset',  # names of the text list: mmseg's ADE20KDataset.METAINFO['classes']

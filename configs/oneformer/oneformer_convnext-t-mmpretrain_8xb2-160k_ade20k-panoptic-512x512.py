@@ -5,5 +5,5 @@ pretrained = 'https://download.openmmlab.com/mmclassification/v0/convnext/convne
 model = dict(
     backbone=dict(_delete_=True, type='mmpretrain.ConvNeXt', arch='tiny', out_indices=(0, 1, 2, 3), drop_path_rate=0.4,
                   layer_scale_init_value=1.0, gap_before_final_norm=False,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    panoptic_head=dict(in_channels=[96, 192, 384, 768]))
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+# panoptic_head.in_channels ([96, 192, 384, 768]) and strides are found from the backbone

@@ -16,7 +16,6 @@ model = dict(
         depth=18, base_channels=32, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False,
         init_cfg=None),  # from scratch
     panoptic_head=dict(
-        in_channels=[32, 64, 128, 256],
         feat_channels=hidden_dim,
         out_channels=hidden_dim,
         num_things_classes=num_things_classes,

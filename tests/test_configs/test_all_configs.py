@@ -164,6 +164,24 @@ PAPER = {
     dict(MAPILLARY, backbone=CONVNEXT_XL, queries=250, task_probs=THIRDS),
 }
 
+# Foundation-ViT recipes of this project (issue 20; no official OneFormer counterpart): the ADE20K-640 recipe of the
+# Swin-L config with a plain ViT, ViTDet's simple feature pyramid and layer-wise lr decay. Per config: the backbone
+# type / arch / patch, the mmpretrain model (its configs/*/metafile.yml entry) whose weights init_cfg names, and the
+# layer decay rate.
+VIT_TYPES = ('mmpretrain.VisionTransformer', 'mmpretrain.ViTEVA02', 'mmpretrain.ViTSAM')
+VIT_RECIPES = {
+    'oneformer_dinov2-b-p14_8xb2-160k_ade20k-panoptic-640x640.py':
+    dict(type='mmpretrain.VisionTransformer', arch='base', patch=14,
+         model=('dinov2', 'vit-base-p14_dinov2-pre_3rdparty'), decay=0.7),
+    'oneformer_eva02-b-p14_8xb2-160k_ade20k-panoptic-640x640.py':
+    dict(type='mmpretrain.ViTEVA02', arch='b', patch=14, model=('eva02', 'vit-base-p14_eva02-pre_in21k'), decay=0.7),
+    'oneformer_eva02-l-p14_8xb2-160k_ade20k-panoptic-640x640.py':
+    dict(type='mmpretrain.ViTEVA02', arch='l', patch=14, model=('eva02', 'vit-large-p14_eva02-pre_m38m'), decay=0.8),
+    'oneformer_sam-b-p16_8xb2-160k_ade20k-panoptic-640x640.py':
+    dict(type='mmpretrain.ViTSAM', arch='base', patch=16, model=('sam', 'vit-base-p16_sam-pre_3rdparty_sa1b-1024px'),
+         decay=0.7),
+}
+
 # The 20 models of the official README: checkpoint folder/file and the authors' numbers (PQ, AP, mIoU s.s.,
 # mIoU ms+flip; AP / ms are None where not published), #params (M).
 PUBLISHED = {
@@ -236,7 +254,8 @@ def _gpus_per_gpu(name):
 
 
 def test_every_shipped_config_is_known_and_all_released_models_have_one():
-    assert set(CONFIGS) == set(PAPER) | {DEMO}, sorted(set(CONFIGS) ^ (set(PAPER) | {DEMO}))
+    known = set(PAPER) | {DEMO} | set(VIT_RECIPES)
+    assert set(CONFIGS) == known, sorted(set(CONFIGS) ^ known)
     assert set(DUMPED) <= set(CONFIGS)
     assert len(PUBLISHED) == 20 and set(PUBLISHED) <= set(PAPER)
     assert sorted(FULL_SIZE) == ['convnext-l', 'convnext-xl', 'dinat-l', 'dinat-l-k7', 'swin-l']
@@ -274,7 +293,9 @@ def test_paper_hyper_parameters(name):
     assert m.test_cfg.tasks == ('panoptic', 'instance', 'semantic')
 
     bb = exp['backbone']
-    assert m.panoptic_head.in_channels == bb['in_channels']
+    # in_channels are found from the backbone at build (_shrunk_model checks them); a config that writes them keeps
+    # the right ones (documentation, checked at build)
+    assert m.panoptic_head.get('in_channels') in (None, bb['in_channels'])
     for key, value in bb['cfg'].items():
         assert m.backbone[key] == value, key
     if exp.get('load_from'):  # starts from a converted OneFormer checkpoint instead of the ImageNet weights
@@ -459,6 +480,12 @@ def _shrunk_backbone(bb):
     elif bb.type == 'DiNAT':
         # dilation 1: at dilation d the attention pads small maps to (kernel * d)^2 tokens
         bb.depths, bb.dilations = [1] * len(bb.depths), [[1]] * len(bb.depths)
+    elif bb.type in VIT_TYPES:  # plain ViTs: one block of the real width
+        from mmpretrain.registry import MODELS as MMPT_MODELS
+        arch = dict(MMPT_MODELS.get(bb.type.split('.')[1]).arch_zoo[bb.arch], num_layers=1)
+        if 'global_attn_indexes' in arch:
+            arch['global_attn_indexes'] = [0]
+        bb.arch = arch
     return bb
 
 
@@ -475,10 +502,10 @@ def _shrunk_model(model_cfg):
     if key not in _SHRUNK_MODELS:
         model = MODELS.build(model_cfg)
         if repr(model_cfg.backbone) not in _CHECKED_BACKBONES:
-            _check_backbone_channels(model, model_cfg.panoptic_head.in_channels)
+            _check_backbone_channels(model, model.panoptic_head.in_channels)
             _CHECKED_BACKBONES.add(repr(model_cfg.backbone))
         head = model.panoptic_head
-        _SHRUNK_MODELS[key] = ((head.num_classes, head.num_queries, head.text_mapper.num_ctx),
+        _SHRUNK_MODELS[key] = ((head.num_classes, head.num_queries, head.text_mapper.num_ctx, head.in_channels),
                                {k: tuple(v.shape) for k, v in model.state_dict().items()})
         del model, head
         gc.collect()
@@ -486,10 +513,10 @@ def _shrunk_model(model_cfg):
 
 
 def _check_backbone_channels(model, in_channels):
-    """The backbone's 4 feature maps have the head's in_channels at strides 4..32."""
+    """The backbone's (+ neck's) 4 feature maps have the head's in_channels at strides 4..32."""
     model.eval()
     with torch.no_grad():
-        feats = model.backbone(torch.zeros(1, 3, 64, 64))
+        feats = model.extract_feat(torch.zeros(1, 3, 64, 64))
     assert [f.shape[1] for f in feats] == list(in_channels)
     assert [64 // f.shape[-1] for f in feats] == [4, 8, 16, 32]
 
@@ -513,8 +540,12 @@ def test_config_builds_model_and_runs_its_pipelines(name, tmp_path_factory):
     assert sample.text_tokens.shape == (len(labels), 77)
 
     # ---- model with one block per backbone stage (the full-size families are built below)
-    (num_classes, num_queries, num_ctx), _ = _shrunk_model(cfg.model)
+    (num_classes, num_queries, num_ctx, in_channels), _ = _shrunk_model(cfg.model)
     assert num_classes == len(meta['classes']) and num_queries == cfg.num_queries
+    if name in PAPER:  # found from the (shrunk: same widths) backbone: the official channels
+        assert in_channels == PAPER[name]['backbone']['in_channels']
+    elif name in VIT_RECIPES:  # the simple feature pyramid's 4 levels
+        assert in_channels == [cfg.model.neck.out_channels] * 4
     assert num_ctx == 16 or name == DEMO  # TEXT_ENCODER.N_CTX
     preprocessor = MODELS.build(cfg.model.data_preprocessor)
     batch = preprocessor(dict(inputs=[img], data_samples=[sample]), training=True)
@@ -633,6 +664,45 @@ def test_pretraining_checkpoint_fits_except_the_class_head(name):
     assert set(ours) == set(pretrained)
     differ = sorted(k for k in ours if ours[k] != pretrained[k])
     assert differ == ['panoptic_head.cls_embed.bias', 'panoptic_head.cls_embed.weight']
+
+
+@pytest.mark.parametrize('name', sorted(VIT_RECIPES))
+def test_foundation_vit_recipes(name):
+    """ADE20K-640 data, schedule, queries and thresholds of the Swin-L config; a plain ViT from the named mmpretrain
+    checkpoint (its URL as in mmpretrain's metafile), the simple feature pyramid, no hand-written in_channels, layer
+    decay on top of the project's optimizer rules."""
+    import mmpretrain
+    cfg, exp = _load(name), VIT_RECIPES[name]
+    ref = _load(f'oneformer_{SL}_8xb2-160k_ade20k-panoptic-640x640.py')
+    for key in ('train_pipeline', 'test_pipeline', 'train_dataloader', 'val_evaluator', 'param_scheduler',
+                'train_cfg', 'num_queries'):
+        assert cfg[key] == ref[key], key
+    m = cfg.model
+    for key in ('panoptic_fusion_head', 'test_cfg', 'train_cfg'):
+        assert m[key] == ref.model[key], key
+    assert m.panoptic_head.num_queries == 250 and m.panoptic_head.in_channels is None
+    assert m.data_preprocessor.batch_augments == ref.model.data_preprocessor.batch_augments
+    assert cfg.custom_imports.imports == ['oneformer', 'mmpretrain.models']
+
+    bb = m.backbone
+    assert (bb.type, bb.arch, bb.patch_size, bb.out_type) == (exp['type'], exp['arch'], exp['patch'], 'featmap')
+    folder, model_name = exp['model']
+    with open(osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs', folder, 'metafile.yml')) as f:
+        (entry, ) = [e for e in yaml.safe_load(f)['Models'] if e['Name'] == model_name]
+    assert bb.init_cfg == dict(type='Pretrained', checkpoint=entry['Weights'], prefix='backbone.')
+    with open(osp.join(CFG_DIR, name), encoding='utf-8') as f:
+        assert model_name in f.read()  # the comment names the mmpretrain model
+    assert m.neck == dict(type='SimpleFeaturePyramid', out_channels=256)
+    if folder == 'eva02':  # CLIP's pixel statistics, as EVA-02 was pre-trained
+        assert m.data_preprocessor.mean == [122.771, 116.746, 104.094]
+    assert m.backbone_checkpoint == (exp['arch'] == 'l')
+
+    ow = cfg.optim_wrapper
+    assert ow.constructor == 'LayerDecayOptimWrapperConstructor' and ow.type == ref.optim_wrapper.type
+    assert ow.paramwise_cfg.layer_decay_rate == exp['decay']
+    assert ow.paramwise_cfg.custom_keys['backbone'] == dict(lr_mult=1.0, decay_mult=1.0)
+    assert (ow.optimizer, ow.clip_grad) == (ref.optim_wrapper.optimizer, ref.optim_wrapper.clip_grad)
+    assert ow.paramwise_cfg.norm_decay_mult == 0.0 and ow.paramwise_cfg.embed_decay_mult == 0.0
 
 
 # ------------------------------------------------------------------------------------------------ documentation

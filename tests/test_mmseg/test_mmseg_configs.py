@@ -85,7 +85,7 @@ def test_config_builds_model_pipelines_and_metric(name):
     cfg = _load(name)
     cfg.model.backbone.init_cfg = None  # no download
     model = MODELS.build(cfg.model)
-    assert type(model).__name__ == 'EncoderDecoder'
+    assert type(model).__name__ == 'OneFormerEncoderDecoder'
     head = model.decode_head
     assert type(head).__name__ == 'OneFormerSegHead'
     assert (model.num_classes, model.out_channels, model.align_corners) == (num_classes, num_classes, False)

@@ -82,7 +82,7 @@ def test_mmseg_runner_trains_and_tests_with_iou_metric(tmp_path):
     cfg = tiny_runner_cfg(root, str(tmp_path / 'work'))
     assert cfg.default_scope == 'mmseg'
     runner = Runner.from_cfg(cfg)
-    assert type(runner.model).__name__ == 'EncoderDecoder'
+    assert type(runner.model).__name__ == 'OneFormerEncoderDecoder'
     assert type(runner.model.decode_head).__name__ == 'OneFormerSegHead'
     runner.train()
 

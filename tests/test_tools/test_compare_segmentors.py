@@ -99,7 +99,8 @@ def test_retargeting_the_default_dataset_reproduces_the_peer_configs(spec, tiny_
     assert written.model.backbone.depth == demo.backbone.depth == 18
     assert written.model.backbone.base_channels == demo.backbone.base_channels
     head = written.model.get('decode_head') or written.model.panoptic_head
-    assert head.in_channels == demo.panoptic_head.in_channels
+    from mmdet.registry import MODELS
+    assert head.in_channels == MODELS.build(demo).panoptic_head.in_channels  # found from the demo's backbone
     assert head.feat_channels == demo.panoptic_head.feat_channels
     assert head.num_queries == demo.panoptic_head.num_queries
     assert head.transformer_decoder.num_layers == demo.panoptic_head.transformer_decoder.num_layers

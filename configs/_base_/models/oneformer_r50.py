@@ -29,8 +29,8 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     panoptic_head=dict(
         type='OneFormerHead',
-        in_channels=[256, 512, 1024, 2048],
-        strides=[4, 8, 16, 32],
+        # in_channels / strides: found from the built backbone at build time ([256, 512, 1024, 2048] / [4, 8, 16, 32]
+        # for ResNet-50), so a config that changes only `backbone` needs nothing else; given values are checked
         feat_channels=hidden_dim,
         out_channels=hidden_dim,  # MASK_DIM
         num_things_classes=80,

@@ -1,6 +1,7 @@
 """Training engine pieces: optimizer constructor and wrappers (registered in mmdet's registries), and the config
 edits of ``tools/train.py`` / ``tools/test.py``."""
 from .hooks import AtomicCheckpointHook, ClassCountCheckHook, LogLastIterHook, RNGStateHook
+from .layer_decay import LayerDecayOptimWrapperConstructor
 from .optim_constructor import OneFormerOptimWrapperConstructor
 from .optim_wrappers import AMP_WRAPPERS, FiniteGradAmpOptimWrapper, FiniteGradOptimWrapper
 from .runner_config import (
@@ -14,7 +15,8 @@ from .runner_config import (
 )
 
 __all__ = [
-    'OneFormerOptimWrapperConstructor', 'FiniteGradOptimWrapper', 'FiniteGradAmpOptimWrapper', 'AMP_WRAPPERS',
+    'OneFormerOptimWrapperConstructor', 'LayerDecayOptimWrapperConstructor',
+    'FiniteGradOptimWrapper', 'FiniteGradAmpOptimWrapper', 'AMP_WRAPPERS',
     'add_summary_hook', 'metric_task', 'select_task_metrics', 'set_test_tasks', 'setup_test_cfg', 'setup_train_cfg',
     'add_default_hooks', 'AtomicCheckpointHook', 'ClassCountCheckHook', 'LogLastIterHook', 'RNGStateHook'
 ]

@@ -18,9 +18,9 @@ def config_path(relative: str) -> str:
 
 
 def shrink_head(h: ConfigDict, hidden: int = 32, num_queries: int = 12, num_ctx: int = 4) -> ConfigDict:
-    """Shrink a OneFormer head config in place (for a ResNet-18 backbone with 16 base channels): ``hidden``-d,
+    """Shrink a OneFormer head config in place (its in_channels / strides are left to the model): ``hidden``-d,
     one encoder layer, two decoder layers, a one-layer text mapper."""
-    h.in_channels = [16, 32, 64, 128]
+    h.in_channels = h.strides = None  # found from the backbone at build
     h.feat_channels = h.out_channels = hidden
     h.num_queries = num_queries
     enc = h.pixel_decoder.encoder

@@ -87,6 +87,7 @@ def test_head_flag_selects_the_path_and_gives_the_same_pixel_features(monkeypatc
     from oneformer.testing import tiny_model_cfg
     cfg = tiny_model_cfg()
     head_cfg = cfg.panoptic_head
+    head_cfg.update(in_channels=[16, 32, 64, 128], strides=[4, 8, 16, 32])  # a head built on its own
     torch.manual_seed(0)
     head = MODELS.build(head_cfg).eval()
     calls = []

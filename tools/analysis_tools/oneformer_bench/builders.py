@@ -128,7 +128,8 @@ def with_text_mapper(model_cfg: ConfigDict, p: Preset) -> ConfigDict:
 def mask2former_cfg(model_cfg: ConfigDict, p: Preset) -> ConfigDict:
     """mmdet's Mask2Former (``Mask2FormerHead`` + ``MaskFormerFusionHead``) with our backbone, pixel decoder,
     decoder, query count and losses: only the OneFormer additions (task / query transformer / text) differ."""
-    m = copy.deepcopy(model_cfg)
+    from oneformer.models.utils import fill_head_inputs
+    m = fill_head_inputs(model_cfg)  # mmdet's head needs in_channels / strides written out
     m.type = 'Mask2Former'
     m.pop('load_mismatch', None)
     h = m.panoptic_head

@@ -36,8 +36,10 @@ class OneFormerHead(Mask2FormerHead):
       object queries (before the masked decoder) by ``loss_contrastive``.
 
     Args:
-        in_channels (list[int]): Channels of the backbone features.
-        strides (list[int]): Their strides.
+        in_channels (list[int], optional): Channels of the backbone (+ neck) features. None (left out): filled
+            by the model (:class:`OneFormer`, :class:`OneFormerEncoderDecoder`) from the built backbone; given
+            values are checked there.
+        strides (list[int], optional): Their strides; None: filled likewise.
         feat_channels (int): Width of the pixel decoder and the decoders.
         out_channels (int): Channels of the mask features.
         num_things_classes (int): Thing classes (labels ``[0, num_things_classes)``).
@@ -64,8 +66,8 @@ class OneFormerHead(Mask2FormerHead):
     """
 
     def __init__(self,
-                 in_channels: List[int],
-                 strides: List[int] = [4, 8, 16, 32],
+                 in_channels: Optional[List[int]] = None,
+                 strides: Optional[List[int]] = None,
                  feat_channels: int = 256,
                  out_channels: int = 256,
                  num_things_classes: int = 80,
@@ -91,6 +93,10 @@ class OneFormerHead(Mask2FormerHead):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
+        if in_channels is None or strides is None:
+            raise ValueError(f'{type(self).__name__}: in_channels={in_channels}, strides={strides}: left out, they '
+                             'are found from the backbone by the model that builds this head (OneFormer, '
+                             'OneFormerEncoderDecoder); a head built on its own needs both')
         if loss_cls is not None and loss_cls.get('class_weight') is None:
             # derive the per-class CE weights here so configs that change the class count cannot get them wrong
             num_classes = num_things_classes + num_stuff_classes
@@ -113,6 +119,7 @@ class OneFormerHead(Mask2FormerHead):
             raise ValueError(f'num_queries ({num_queries}) must exceed the text mapper\'s num_ctx '
                              f'({self.text_mapper.num_ctx}): the text list has num_queries - num_ctx entries')
         self.fast_cpu_deform_attn = fast_cpu_deform_attn
+        self.in_channels, self.strides = list(in_channels), list(strides)
 
     @property
     def num_texts(self) -> int:

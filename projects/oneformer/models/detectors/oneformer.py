@@ -1,12 +1,16 @@
 """The OneFormer detector: one model, three tasks, switched by the task token."""
+import copy
 from typing import List, Optional, Sequence
 
-from mmdet.models.detectors import MaskFormer
+from mmdet.models.detectors import MaskFormer, SingleStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.config import ConfigDict
 from torch import Tensor
 
 from ...tasks import ALL, PRED_FIELDS, TASKS, parse_tasks
+from ..utils import PROBE_SIZE, checkpoint_blocks, dry_forward, fill_neck, freeze, resolve_head_inputs
 
 
 @MODELS.register_module()
@@ -21,13 +25,59 @@ class OneFormer(MaskFormer):
     single task its token produces all three outputs, as the official evaluation with ``MODEL.TEST.TASK`` does.
     ``predict(..., tasks=...)`` overrides ``test_cfg.tasks`` for one call.
 
+    ``panoptic_head.in_channels`` / ``strides`` may be left out (None): they are found from the built backbone
+    (and neck) with one dry forward at build time; given values are checked against it. A neck config may leave out
+    ``in_channels`` (and ``backbone_stride`` for :class:`SimpleFeaturePyramid`) too. Backbone outputs the pixel
+    decoder cannot take (ViT tokens, a single map, strides not increasing) fail here with what to change.
+
+    ``freeze_backbone=True`` trains everything but the backbone (its parameters get no gradient and it stays in
+    eval mode: linear-probe style, for large foundation ViTs). ``backbone_checkpoint=True`` recomputes each block
+    of ``backbone.layers`` in the backward pass (activation checkpointing) for backbones without their own
+    ``with_cp`` (mmpretrain's ``VisionTransformer``, ``ViTEVA02``, ``ViTSAM``, ``BEiTViT``); backbones that take
+    ``with_cp`` (ResNet, Swin, ConvNeXt, DiNAT, ...) get it in their own dict.
+
     ``load_mismatch`` controls checkpoints whose tensors differ in shape from the model (e.g. another class or
     query count): 'error' (default) raises naming the mismatched tensors and both shapes; 'reinit_cls' keeps
     the model's freshly initialised class head when only it differs (fine-tuning on new classes).
     """
 
-    def __init__(self, *args, load_mismatch: str = 'error', **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: OptConfigType = None,
+                 panoptic_head: OptConfigType = None,
+                 panoptic_fusion_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None,
+                 load_mismatch: str = 'error',
+                 freeze_backbone: bool = False,
+                 backbone_checkpoint: bool = False) -> None:
+        # Mirrored from mmdet 3.3 MaskFormer.__init__, which builds the head right after the backbone with no hook
+        # in between: here the head's in_channels / strides are found from (or checked against) the built backbone
+        # and neck first (one dry forward, see models/utils/feature_spec.py).
+        super(SingleStageDetector, self).__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            backbone_outs, _ = dry_forward([self.backbone])
+            self.neck = MODELS.build(fill_neck(neck, backbone_outs, PROBE_SIZE, MODELS))
+        head_cfg = resolve_head_inputs(panoptic_head, self.backbone, getattr(self, 'neck', None),
+                                       'model.panoptic_head')
+        head_cfg.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        self.panoptic_head = MODELS.build(head_cfg)
+        fusion_cfg = ConfigDict(copy.deepcopy(panoptic_fusion_head), test_cfg=test_cfg)
+        self.panoptic_fusion_head = MODELS.build(fusion_cfg)
+        self.num_things_classes = self.panoptic_head.num_things_classes
+        self.num_stuff_classes = self.panoptic_head.num_stuff_classes
+        self.num_classes = self.panoptic_head.num_classes
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        # training recipes for large backbones (models/utils/backbone_options.py)
+        self.freeze_backbone = freeze_backbone
+        if freeze_backbone:
+            freeze(self.backbone)
+        if backbone_checkpoint:
+            checkpoint_blocks(self.backbone)
         head, fusion = self.panoptic_head, getattr(self, 'panoptic_fusion_head', None)
         counts = [(h.num_things_classes, h.num_stuff_classes) for h in (head, fusion)]
         if fusion is not None and counts[0] != counts[1]:
@@ -44,6 +94,12 @@ class OneFormer(MaskFormer):
             raise KeyError(f"model.test_cfg.task={test_cfg['task']!r} was renamed: use "
                            f"test_cfg.tasks=({test_cfg['task']!r}, ) (or 'all')")
         self.test_tasks = parse_tasks(test_cfg.get('tasks', ALL))
+
+    def train(self, mode: bool = True) -> 'OneFormer':
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()  # BN statistics and dropout of a frozen backbone stay as pretrained
+        return self
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
                 tasks: Optional[Sequence[str]] = None) -> SampleList:

@@ -1,0 +1,4 @@
+"""Segmentors (mmseg MODELS)."""
+from .oneformer_encoder_decoder import OneFormerEncoderDecoder
+
+__all__ = ['OneFormerEncoderDecoder']
