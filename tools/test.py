@@ -2,11 +2,14 @@
 """Test (and evaluate) OneFormer (mmdet-style test script; also what ``mim test oneformer CONFIG -C CKPT`` runs).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out x.pkl] [--show-dir DIR]
-        [--task panoptic|instance|semantic|all] [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--task panoptic|instance|semantic|all] [--task-token panoptic|instance|semantic] [--tta]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
-``--task`` sets ``model.test_cfg.tasks`` (``all`` = one backbone pass, one decoder pass per task) and keeps only the
-metrics of those tasks in ``test_evaluator``. ``--tta`` wraps the model in the config's ``tta_model`` and tests with
-its ``tta_pipeline`` (multi-scale + flip mIoU, single-scale PQ / AP in the same pass). The headline numbers are
+``--task`` sets ``model.test_cfg.tasks``, the predictions made (``all`` = one backbone pass, one decoder pass per
+task, each output from its own task token), and keeps only the metrics of those tasks in ``test_evaluator``.
+``--task-token T`` sets ``model.test_cfg.task_token``: the token "the task is T" produces every prediction (the
+official evaluation with ``MODEL.TEST.TASK=T``). ``--tta`` wraps the model in the config's ``tta_model`` and tests
+with its ``tta_pipeline`` (multi-scale + flip mIoU, single-scale PQ / AP in the same pass). The headline numbers are
 printed as a markdown table and saved to ``{work_dir}/metrics.json`` by ``TaskMetricsSummaryHook`` (added when the
 config lacks it).
 """
@@ -24,7 +27,7 @@ from mmengine.runner import Runner
 
 from oneformer.apis import setup_cpu_distributed
 from oneformer.engine import setup_test_cfg
-from oneformer.tasks import TASK_CHOICES
+from oneformer.tasks import TASK_CHOICES, TASKS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -42,7 +45,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--task',
         choices=TASK_CHOICES,
         default=None,
-        help='task token(s) to run at test time; default: the config\'s model.test_cfg.tasks')
+        help='tasks to predict and evaluate; default: the config\'s model.test_cfg.tasks')
+    parser.add_argument(
+        '--task-token',
+        choices=TASKS,
+        default=None,
+        help='one task token producing every prediction (official MODEL.TEST.TASK evaluation); default: the '
+        'config\'s model.test_cfg.task_token (none: each prediction from its own task token)')
     parser.add_argument(
         '--tta',
         action='store_true',

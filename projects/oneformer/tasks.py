@@ -3,10 +3,12 @@
 One model does three tasks, switched by the task token "the task is {task}" (paper §3.1). Training also builds a
 text list per image: one "a photo with a {class}" per target in class-id order, padded with the task's pad text
 (official ``oneformer_unified_dataset_mapper``). This module owns the names, prompts, pad texts, the data-sample field
-each task's prediction goes to, the metrics that evaluate each task, and the helpers that check or parse a task.
+each task's prediction goes to, the metrics that evaluate each task, the helpers that check or parse a task, and the
+prediction contract (:func:`prediction_plan`: requested tasks -> decoder passes) shared by the PyTorch model and the
+ONNX Runtime runner.
 """
 from functools import lru_cache
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -56,6 +58,60 @@ def parse_tasks(task) -> Tuple[str, ...]:
     if not tasks:
         raise ValueError(f'Empty task list; accepted: {", ".join(TASK_CHOICES)}')
     return tasks
+
+
+def metric_type_name(metric) -> str:
+    """Type name of a metric config (dict with ``type``: str or class) or metric object, without scope prefix."""
+    mtype = metric.get('type', '') if isinstance(metric, Mapping) else type(metric).__name__
+    if not isinstance(mtype, str):  # a class object in a pure-python config
+        mtype = getattr(mtype, '__name__', str(mtype))
+    return mtype.rsplit('.', 1)[-1]  # drop a scope prefix such as 'mmdet.'
+
+
+def metric_task(metric) -> Optional[str]:
+    """The task a metric (config or object) evaluates, or None for task-agnostic metrics (dumpers etc.)."""
+    name = metric_type_name(metric)
+    return next((task for task, names in TASK_METRICS.items() if name in names), None)
+
+
+#: (token, outputs): one decoder pass with the token of ``token``, post-processed into the predictions ``outputs``
+DecoderPass = Tuple[str, Tuple[str, ...]]
+
+
+def prediction_plan(tasks=ALL, task_token: Optional[str] = None) -> Tuple[DecoderPass, ...]:
+    """The prediction contract: the requested tasks -> the decoder passes that produce exactly them.
+
+    Args:
+        tasks: The predictions to return ('all', a task name or a sequence of them), in :data:`TASKS` form.
+        task_token (str, optional): None (default): each prediction comes from the token of its own task, one
+            decoder pass per task after one backbone pass (the paper's evaluation). A task name: that one token
+            produces every requested prediction in a single decoder pass (the official evaluation with
+            ``MODEL.TEST.TASK``, e.g. PQ, AP and mIoU all from "the task is panoptic").
+
+    Returns:
+        tuple[tuple[str, tuple[str, ...]]]: ``(token, outputs)`` per decoder pass; the outputs of all passes are
+        exactly ``parse_tasks(tasks)``, each once.
+    """
+    tasks = parse_tasks(tasks)
+    if task_token is None:
+        return tuple((task, (task, )) for task in tasks)
+    return ((check_task(task_token), tasks), )
+
+
+def parse_test_cfg(test_cfg: Optional[Mapping]) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """``(tasks, task_token)`` of a model's ``test_cfg`` (defaults: all tasks, each from its own token)."""
+    test_cfg = test_cfg or {}
+    if 'task' in test_cfg:
+        raise KeyError(f"model.test_cfg.task={test_cfg['task']!r} was renamed: use test_cfg.tasks=(...) for the "
+                       f"predictions and test_cfg.task_token={test_cfg['task']!r} for one token producing them all")
+    tasks = parse_tasks(test_cfg.get('tasks', ALL))
+    token = test_cfg.get('task_token', None)
+    if token is not None:
+        try:
+            check_task(token)
+        except ValueError as e:
+            raise ValueError(f'model.test_cfg.task_token: {e}') from None
+    return tasks, token
 
 
 def tokenize(texts: Sequence[str], context_length: int = CONTEXT_LENGTH) -> torch.Tensor:

@@ -176,7 +176,8 @@ def test_metadata_round_trips(env):
     assert meta['tasks'] == list(TASKS) and meta['task_prompts'][1] == TASK_PROMPT.format('instance')
     fusion_cfg = model.panoptic_fusion_head.test_cfg
     assert meta['test_cfg'] == dict(object_mask_thr=fusion_cfg.object_mask_thr, iou_thr=fusion_cfg.iou_thr,
-                                    max_per_image=fusion_cfg.max_per_image, tasks=list(model.test_tasks))
+                                    max_per_image=fusion_cfg.max_per_image, tasks=list(model.test_tasks),
+                                    task_token=model.test_task_token)
     dp = model.data_preprocessor
     assert meta['preprocess']['mean'] == pytest.approx(dp.mean.flatten().tolist())
     assert meta['preprocess']['std'] == pytest.approx(dp.std.flatten().tolist())

@@ -105,7 +105,9 @@ model = dict(
             ]),
         sampler=dict(type='MaskPseudoSampler')),
     test_cfg=dict(
-        tasks=('panoptic', 'instance', 'semantic'),  # evaluation: one pass, each metric with its own token
+        # evaluation: one backbone pass, each prediction (and metric) from its own task token; task_token='panoptic'
+        # would make that one token produce all of them (official MODEL.TEST.TASK evaluation)
+        tasks=('panoptic', 'instance', 'semantic'),
         object_mask_thr=0.8,  # COCO/Cityscapes 0.8, ADE20K 0.5
         iou_thr=0.8,  # OVERLAP_THRESHOLD
         max_per_image=150),  # instance top-k = TEST.DETECTIONS_PER_IMAGE = N

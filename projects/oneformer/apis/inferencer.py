@@ -16,9 +16,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from rich.progress import track
 
-from ..tasks import parse_tasks
+from ..tasks import check_task, parse_tasks
 from ..visualization.palette import resolve_palette
-from .predictions import sample_to_dict, save_prediction, strip_tasks, unique_stem
+from .predictions import sample_to_dict, save_prediction, unique_stem
 
 InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
@@ -40,7 +40,8 @@ class OneFormerInferencer(DetInferencer):
 
     ``task`` selects the task token: 'panoptic', 'instance', 'semantic', or 'all' (the backbone and pixel decoder
     run once, the decoder once per task, and each output comes from its own task's token). Only the requested
-    tasks are returned, drawn and saved.
+    tasks are predicted, returned, drawn and saved. ``task_token`` (a task name) makes that one token produce every
+    requested output instead (the official ``MODEL.TEST.TASK`` evaluation; :func:`oneformer.tasks.prediction_plan`).
 
     Class names come from the checkpoint's ``meta['dataset_meta']``; without them (or without weights) the
     config's test dataset metainfo is used, with a warning.
@@ -57,6 +58,8 @@ class OneFormerInferencer(DetInferencer):
             be None: the file stores its config).
         device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
         task (str): 'panoptic' | 'instance' | 'semantic' | 'all'. Defaults to 'panoptic'.
+        task_token (str, optional): One task token producing every requested output. Defaults to None (each output
+            from its own task's token).
         scope (str): Registry scope. Defaults to 'mmdet'.
         palette (str): Palette of the drawings ('none' = checkpoint / config palette, or 'random', 'coco', ...).
         show_progress (bool): Show a progress bar. Defaults to False.
@@ -67,11 +70,13 @@ class OneFormerInferencer(DetInferencer):
                  weights: Optional[str] = None,
                  device: Optional[str] = None,
                  task: str = 'panoptic',
+                 task_token: Optional[str] = None,
                  scope: Optional[str] = 'mmdet',
                  palette: str = 'none',
                  show_progress: bool = False) -> None:
         self._tasks = parse_tasks(task)
         self._task = task
+        self.task_token = None if task_token is None else check_task(task_token)
         self._weights_name = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope, palette=palette,
                          show_progress=show_progress)
@@ -254,10 +259,9 @@ class OneFormerInferencer(DetInferencer):
     # ------------------------------------------------------------------ run
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> List[DetDataSample]:
-        """Several tasks: one backbone pass, each output from its own token; one task: only its output."""
+        """Exactly the requested tasks: one backbone pass, one decoder pass per token (``model.predict``)."""
         data = self.model.data_preprocessor(inputs, False)
-        samples = self.model.predict(data['inputs'], data['data_samples'], tasks=self._tasks)
-        return [strip_tasks(s, self._tasks) for s in samples]
+        return self.model.predict(data['inputs'], data['data_samples'], tasks=self._tasks, task_token=self.task_token)
 
     def __call__(self,
                  inputs: InputsType,

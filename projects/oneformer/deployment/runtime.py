@@ -4,8 +4,9 @@ ONNX Runtime runs only the network (normalised, padded images -> class and mask 
 this package's PyTorch code, built from the config, so results match the ``.pth`` path: the config's data
 preprocessor (``model.data_preprocessor``) and the fusion head's three post-processors
 (``OneFormerFusionHead.predict``). :class:`OnnxOneFormer` has the detector's ``predict(batch_inputs, samples,
-rescale, tasks)`` and the attributes ``OneFormerInferencer`` reads (``data_preprocessor``,
-``panoptic_fusion_head``, ``dataset_meta``, ``test_tasks``), so the inferencer uses it in place of the model.
+rescale, tasks, task_token)`` (the same rule, :func:`oneformer.tasks.prediction_plan`) and the attributes
+``OneFormerInferencer`` reads (``data_preprocessor``, ``panoptic_fusion_head``, ``dataset_meta``, ``test_tasks``,
+``test_task_token``), so the inferencer uses it in place of the model.
 """
 import copy
 import os.path as osp
@@ -19,7 +20,7 @@ from mmdet.structures import SampleList
 from mmengine.config import Config, ConfigDict
 from torch import Tensor, nn
 
-from ..tasks import ALL, PRED_FIELDS, TASKS, parse_tasks
+from ..tasks import PRED_FIELDS, TASKS, parse_tasks, parse_test_cfg, prediction_plan
 from .metadata import INPUT_NAMES, OUTPUT_NAMES, read_metadata
 
 ArrayLike = Union[Tensor, np.ndarray]
@@ -107,7 +108,7 @@ class OnnxOneFormer(nn.Module):
         fusion_cfg = copy.deepcopy(model_cfg.panoptic_fusion_head)
         fusion_cfg.update(test_cfg=copy.deepcopy(model_cfg.get('test_cfg', None)))
         self.panoptic_fusion_head = MODELS.build(fusion_cfg)
-        self.test_tasks = parse_tasks((model_cfg.get('test_cfg', None) or {}).get('tasks', ALL))
+        self.test_tasks, self.test_task_token = parse_test_cfg(model_cfg.get('test_cfg', None))
         self._check_config()
         self.dataset_meta = self.file_dataset_meta
         self.session = make_session(onnx_file, device, providers, threads)
@@ -228,16 +229,17 @@ class OnnxOneFormer(nn.Module):
     # ------------------------------------------------------------------ predict
     @torch.no_grad()
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
-                tasks: Optional[Sequence[str]] = None) -> SampleList:
-        """As :meth:`oneformer.models.OneFormer.predict`: with several tasks the backbone runs once and each output
-        comes from its own task's token; with one task its token produces all three outputs."""
-        tasks = self.test_tasks if tasks is None else parse_tasks(tasks)
-        cls, masks = self.forward_graph(batch_inputs, self.task_indices(tasks, len(batch_inputs)))
-        outputs: List[Tuple[str, ...]] = [TASKS] if len(tasks) == 1 else [(t, ) for t in tasks]
+                tasks: Optional[Sequence[str]] = None, task_token: Optional[str] = None) -> SampleList:
+        """As :meth:`oneformer.models.OneFormer.predict` (same arguments, same rule:
+        :func:`oneformer.tasks.prediction_plan`): exactly ``tasks``, one backbone pass, one decoder pass per token."""
+        if tasks is None:
+            tasks, task_token = self.test_tasks, task_token or self.test_task_token
+        plan = prediction_plan(tasks, task_token)
+        cls, masks = self.forward_graph(batch_inputs, self.task_indices([t for t, _ in plan], len(batch_inputs)))
         results = [dict() for _ in batch_data_samples]
-        for i, out in enumerate(outputs):
+        for i, (_, outputs) in enumerate(plan):
             preds = self.panoptic_fusion_head.predict(cls[:, i], masks[:, i], batch_data_samples, rescale=rescale,
-                                                      tasks=out)
+                                                      tasks=outputs)
             for merged, res in zip(results, preds):
                 merged.update(res)
         for sample, res in zip(batch_data_samples, results):

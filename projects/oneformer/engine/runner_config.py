@@ -10,27 +10,11 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from ..tasks import TASK_METRICS, parse_tasks
+from ..tasks import TASK_METRICS, check_task, metric_task, metric_type_name, parse_tasks
 from .optim_wrappers import AMP_WRAPPERS
 from .schedule_length import follow_max_iters, max_iters_of
 
 SUMMARY_HOOK = 'TaskMetricsSummaryHook'
-
-
-def _type_name(metric_cfg) -> str:
-    mtype = metric_cfg.get('type', '') if isinstance(metric_cfg, dict) else type(metric_cfg).__name__
-    if not isinstance(mtype, str):  # a class object in a pure-python config
-        mtype = getattr(mtype, '__name__', str(mtype))
-    return mtype.rsplit('.', 1)[-1]  # drop a scope prefix such as 'mmdet.'
-
-
-def metric_task(metric_cfg) -> Optional[str]:
-    """The task a metric config evaluates, or None for task-agnostic metrics (dumpers etc.)."""
-    name = _type_name(metric_cfg)
-    for task, names in TASK_METRICS.items():
-        if name in names:
-            return task
-    return None
 
 
 def _split_evaluator(evaluator) -> Tuple[List, Callable[[List], object]]:
@@ -61,23 +45,29 @@ def select_task_metrics(evaluator, tasks: Sequence[str], key: str = 'test_evalua
     """
     metrics, rebuild = _split_evaluator(evaluator)
     kept = [m for m in metrics if metric_task(m) in (None, *tasks)]
-    found = [_type_name(m) for m in metrics if metric_task(m) is not None]
+    found = [metric_type_name(m) for m in metrics if metric_task(m) is not None]
     if found and not any(metric_task(m) is not None for m in kept):
         raise ValueError(f'{key} has no metric for task(s) {tuple(tasks)} (metrics found: {found}); add one of '
                          f'{[n for t in tasks for n in TASK_METRICS[t]]} to {key}')
     return rebuild(kept)
 
 
-def set_test_tasks(cfg: Config, task: str) -> Config:
-    """``model.test_cfg.tasks`` from ``--task`` and keep only the matching metrics of ``test_evaluator``."""
-    try:
-        tasks = parse_tasks(task)
-    except ValueError as e:
-        raise ValueError(f'--task: {e}') from None
+def set_test_tasks(cfg: Config, task: Optional[str], task_token: Optional[str] = None) -> Config:
+    """``model.test_cfg.tasks`` from ``--task`` (None: keep the config's) and ``model.test_cfg.task_token`` from
+    ``--task-token``; keep only the metrics of the predicted tasks in ``test_evaluator``."""
     if 'model' not in cfg:
         raise KeyError('config has no `model`; cannot set model.test_cfg.tasks')
     if cfg.model.get('test_cfg') is None:
         cfg.model.test_cfg = ConfigDict()
+    try:
+        tasks = parse_tasks(cfg.model.test_cfg.get('tasks', 'all') if task is None else task)
+    except ValueError as e:
+        raise ValueError(f'--task: {e}') from None
+    if task_token is not None:
+        try:
+            cfg.model.test_cfg.task_token = check_task(task_token)
+        except ValueError as e:
+            raise ValueError(f'--task-token: {e}') from None
     cfg.model.test_cfg.tasks = tasks
     if cfg.get('test_evaluator') is not None:
         cfg.test_evaluator = select_task_metrics(cfg.test_evaluator, tasks)
@@ -87,7 +77,7 @@ def set_test_tasks(cfg: Config, task: str) -> Config:
 def add_summary_hook(cfg: Config) -> Config:
     """Append ``TaskMetricsSummaryHook`` to ``custom_hooks`` unless one is already there."""
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(_type_name(h) == SUMMARY_HOOK for h in hooks):
+    if not any(metric_type_name(h) == SUMMARY_HOOK for h in hooks):
         hooks.append(ConfigDict(type=SUMMARY_HOOK))
     cfg.custom_hooks = hooks
     return cfg
@@ -102,7 +92,7 @@ def add_default_hooks(cfg: Config, train: bool = True) -> Config:
     """Append the class-count check (and, for training, exact-resume RNG states and last-iteration logging) to
     ``custom_hooks`` unless the config already has them."""
     hooks = list(cfg.get('custom_hooks', None) or [])
-    present = {_type_name(h) for h in hooks}
+    present = {metric_type_name(h) for h in hooks}
     hooks.extend(ConfigDict(type=name) for name in (TRAIN_HOOKS if train else TEST_HOOKS) if name not in present)
     cfg.custom_hooks = hooks
     return cfg
@@ -187,13 +177,13 @@ def enable_tta(cfg: Config) -> Config:
 
 
 def setup_test_cfg(cfg: Config, args) -> Config:
-    """Apply the ``tools/test.py`` options to ``cfg``: checkpoint, --task, --tta, --out, --show(-dir), summary
-    hook."""
+    """Apply the ``tools/test.py`` options to ``cfg``: checkpoint, --task, --task-token, --tta, --out,
+    --show(-dir), summary hook."""
     cfg = _common(cfg, args)
     cfg.load_from = args.checkpoint
-    task = getattr(args, 'task', None)
-    if task is not None:
-        cfg = set_test_tasks(cfg, task)
+    task, task_token = getattr(args, 'task', None), getattr(args, 'task_token', None)
+    if task is not None or task_token is not None:
+        cfg = set_test_tasks(cfg, task, task_token)
     if getattr(args, 'tta', False):  # after --task: it edits model.test_cfg of the detector, not of the wrapper
         cfg = enable_tta(cfg)
     out = getattr(args, 'out', None)

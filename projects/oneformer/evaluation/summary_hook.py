@@ -9,7 +9,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ..tasks import TASK_METRICS
+from ..tasks import metric_task
 from .metric_summary import format_markdown_table, summarize_metrics
 
 
@@ -56,7 +56,9 @@ class TaskMetricsSummaryHook(Hook):
         for metric in getattr(evaluator, 'metrics', None) or ():
             if getattr(metric, 'format_only', False):
                 continue
-            tasks.extend(t for t, names in TASK_METRICS.items() if type(metric).__name__ in names)
+            task = metric_task(metric)
+            if task is not None:
+                tasks.append(task)
         return tuple(tasks)
 
     def _summarize(self, runner, metrics: Optional[Dict[str, float]], mode: str) -> None:

@@ -115,6 +115,41 @@ def test_multi_task_eval_shares_pixel_decoder_and_matches_single_task_runs():
         assert torch.equal(getattr(multi, field).sem_seg, getattr(ref, field).sem_seg)
 
 
+def test_predict_returns_exactly_the_requested_tasks_and_single_token_is_an_explicit_option():
+    cfg = tiny_model_cfg()
+    model = _build(cfg)
+    model.eval()
+    img = torch.randn(1, 3, 64, 64)
+    meta = dict(img_shape=(64, 64), ori_shape=(64, 64), batch_input_shape=(64, 64), scale_factor=(1., 1.))
+    fields = ('pred_panoptic_seg', 'pred_instances', 'pred_sem_seg')
+    with torch.no_grad():
+        own = model.predict(img, [DetDataSample(metainfo=meta)])[0]
+        sem_only = model.predict(img, [DetDataSample(metainfo=meta)], tasks=('semantic', ))[0]
+        one_token = model.predict(img, [DetDataSample(metainfo=meta)], tasks='all', task_token='panoptic')[0]
+        pan_only = model.predict(img, [DetDataSample(metainfo=meta)], tasks='panoptic')[0]
+    assert [f in sem_only for f in fields] == [False, False, True]
+    assert torch.equal(sem_only.pred_sem_seg.sem_seg, own.pred_sem_seg.sem_seg)
+    assert all(f in one_token for f in fields)
+    # the panoptic token's own output is the same either way; its semantic output is the panoptic token's
+    assert torch.equal(one_token.pred_panoptic_seg.sem_seg, own.pred_panoptic_seg.sem_seg)
+    assert [f in pan_only for f in fields] == [True, False, False]
+    head = model.panoptic_head
+    with torch.no_grad():
+        feats = model.extract_pixel_feats(img)
+        cls, masks = head.predict_by_pixel_feats(feats, ['panoptic'])
+        sem_from_pan = model.panoptic_fusion_head.predict(cls, masks, [DetDataSample(metainfo=meta)], rescale=True,
+                                                          tasks=('semantic', ))[0]['semantic']
+    assert torch.equal(one_token.pred_sem_seg.sem_seg, sem_from_pan.sem_seg)
+    # test_cfg.task_token is the same option, taken by default
+    single = MODELS.build(dict(cfg, test_cfg=dict(cfg.test_cfg, task_token='panoptic')))
+    single.load_state_dict(model.state_dict())
+    single.eval()
+    with torch.no_grad():
+        by_cfg = single.predict(img, [DetDataSample(metainfo=meta)])[0]
+    for field in ('pred_panoptic_seg', 'pred_sem_seg'):
+        assert torch.equal(getattr(by_cfg, field).sem_seg, getattr(one_token, field).sem_seg)
+
+
 def test_unknown_task_raises_value_error_naming_accepted():
     model = _build()
     model.train()

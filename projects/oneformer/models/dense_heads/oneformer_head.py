@@ -121,6 +121,12 @@ class OneFormerHead(Mask2FormerHead):
         self.fast_cpu_deform_attn = fast_cpu_deform_attn
         self.in_channels, self.strides = list(in_channels), list(strides)
 
+    def class_head_keys(self) -> Tuple[str, ...]:
+        """State-dict keys (relative to the head) whose shapes depend on the number of classes: ``cls_embed``'s
+        (K+1 outputs). They are what ``OneFormer(load_mismatch='reinit_cls')`` re-initialises when a checkpoint of
+        another dataset's classes is loaded; every other tensor is independent of the classes."""
+        return tuple(f'cls_embed.{name}' for name, _ in self.cls_embed.named_parameters())
+
     @property
     def num_texts(self) -> int:
         """Length of the padded text list: one text query per object query minus the learnable context."""

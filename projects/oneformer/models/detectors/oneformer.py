@@ -9,7 +9,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import ConfigDict
 from torch import Tensor
 
-from ...tasks import ALL, PRED_FIELDS, TASKS, parse_tasks
+from ...tasks import PRED_FIELDS, parse_test_cfg, prediction_plan
 from ..utils import PROBE_SIZE, checkpoint_blocks, dry_forward, fill_neck, freeze, resolve_head_inputs
 
 
@@ -19,11 +19,12 @@ class OneFormer(MaskFormer):
     ``panoptic_fusion_head``, ``data_preprocessor``).
 
     Training: the task of each image is its data sample's metainfo ``task`` (set by ``OneFormerTaskTargets``).
-    Test: ``test_cfg.tasks`` says which tasks to predict (default all three; ``'all'`` or a task name also work).
-    With several tasks the backbone and pixel decoder run once and the decoder once per task, each output from the
-    token of its own task (``pred_panoptic_seg`` from "the task is panoptic", ...), as the paper evaluates. With a
-    single task its token produces all three outputs, as the official evaluation with ``MODEL.TEST.TASK`` does.
-    ``predict(..., tasks=...)`` overrides ``test_cfg.tasks`` for one call.
+    Test: ``test_cfg.tasks`` says which predictions to return (default all three; ``'all'`` or a task name also
+    work), exactly those. The backbone and pixel decoder run once, the decoder once per task, each output from the
+    token of its own task (``pred_panoptic_seg`` from "the task is panoptic", ...), as the paper evaluates.
+    ``test_cfg.task_token='panoptic'`` (a task name) instead makes that one token produce every requested output in
+    one decoder pass, as the official evaluation with ``MODEL.TEST.TASK`` does. The rule is
+    :func:`oneformer.tasks.prediction_plan`. ``predict(..., tasks=..., task_token=...)`` overrides both for one call.
 
     ``panoptic_head.in_channels`` / ``strides`` may be left out (None): they are found from the built backbone
     (and neck) with one dry forward at build time; given values are checked against it. A neck config may leave out
@@ -38,7 +39,8 @@ class OneFormer(MaskFormer):
 
     ``load_mismatch`` controls checkpoints whose tensors differ in shape from the model (e.g. another class or
     query count): 'error' (default) raises naming the mismatched tensors and both shapes; 'reinit_cls' keeps
-    the model's freshly initialised class head when only it differs (fine-tuning on new classes).
+    the model's freshly initialised class head (the keys of ``OneFormerHead.class_head_keys``) when only it differs
+    (fine-tuning a checkpoint of another dataset's classes, as the COCO- / Mapillary-pretrained zoo configs do).
     """
 
     def __init__(self,
@@ -89,11 +91,8 @@ class OneFormer(MaskFormer):
         if load_mismatch not in ('error', 'reinit_cls'):
             raise ValueError(f"load_mismatch must be 'error' or 'reinit_cls', got {load_mismatch!r}")
         self.load_mismatch = load_mismatch
-        test_cfg = self.test_cfg or {}
-        if 'task' in test_cfg:
-            raise KeyError(f"model.test_cfg.task={test_cfg['task']!r} was renamed: use "
-                           f"test_cfg.tasks=({test_cfg['task']!r}, ) (or 'all')")
-        self.test_tasks = parse_tasks(test_cfg.get('tasks', ALL))
+        #: the default predictions and the optional single token producing them (``test_cfg.tasks`` / ``task_token``)
+        self.test_tasks, self.test_task_token = parse_test_cfg(self.test_cfg)
 
     def train(self, mode: bool = True) -> 'OneFormer':
         super().train(mode)
@@ -102,34 +101,69 @@ class OneFormer(MaskFormer):
         return self
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
-                tasks: Optional[Sequence[str]] = None) -> SampleList:
-        return self.predict_by_pixel_feats(self.extract_pixel_feats(batch_inputs), batch_data_samples, rescale, tasks)
+                tasks: Optional[Sequence[str]] = None, task_token: Optional[str] = None) -> SampleList:
+        """Predict exactly ``tasks`` for a batch.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) normalised, padded images.
+            batch_data_samples (list[DetDataSample]): B samples with ``img_shape`` / ``ori_shape`` metainfo.
+            rescale (bool): Predictions at the original image size. Defaults to True.
+            tasks (Sequence[str] | str, optional): The predictions to return. None: ``test_cfg.tasks`` (and, unless
+                ``task_token`` is given, ``test_cfg.task_token``).
+            task_token (str, optional): One task token producing every requested output (official
+                ``MODEL.TEST.TASK`` evaluation); None: each output from its own task's token.
+
+        Returns:
+            list[DetDataSample]: ``batch_data_samples`` with, per requested task, its field of
+            ``tasks.PRED_FIELDS``: ``pred_panoptic_seg.sem_seg`` (1, H, W) ids, ``pred_instances`` (``masks``
+            (n, H, W) bool, ``labels`` (n,), ``scores`` (n,), ``bboxes`` (n, 4)), ``pred_sem_seg.sem_seg`` (1, H, W).
+        """
+        return self.predict_by_pixel_feats(self.extract_pixel_feats(batch_inputs), batch_data_samples, rescale,
+                                           tasks, task_token)
 
     def extract_pixel_feats(self, batch_inputs: Tensor):
-        """Backbone (+ neck) and pixel decoder: the features every task token's decoder pass reads."""
+        """Backbone (+ neck) and pixel decoder: the features every task token's decoder pass reads.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) normalised, padded images.
+
+        Returns:
+            tuple: ``OneFormerHead.forward_pixel``'s output: mask features (B, C, H/4, W/4) and the multi-scale
+            memories of the decoder.
+        """
         return self.panoptic_head.forward_pixel(self.extract_feat(batch_inputs))
 
     def semantic_score_maps(self, pixel_feats, batch_data_samples: SampleList, rescale: bool = True) -> List[Tensor]:
-        """Semantic scores Σ_q softmax(cls)[:K] · sigmoid(mask) (K, H, W) per image from the token "the task is
-        semantic", before the argmax (at the original image size when ``rescale``): what test-time augmentation
-        averages (official ``SemanticSegmentorWithTTA``)."""
+        """Semantic scores Σ_q softmax(cls)[:K] · sigmoid(mask) per image, before the argmax: what test-time
+        augmentation averages (official ``SemanticSegmentorWithTTA``).
+
+        The token is the one the semantic prediction comes from under ``test_cfg`` ("the task is semantic", or
+        ``test_cfg.task_token``).
+
+        Args:
+            pixel_feats (tuple): :meth:`extract_pixel_feats` of the batch.
+            batch_data_samples (list[DetDataSample]): B samples with their metainfo.
+            rescale (bool): Maps at the original image size. Defaults to True.
+
+        Returns:
+            list[Tensor]: per image, (K, H, W) scores.
+        """
+        (token, _), = prediction_plan(('semantic', ), self.test_task_token)
         mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats,
-                                                                       ['semantic'] * len(batch_data_samples))
+                                                                       [token] * len(batch_data_samples))
         return self.panoptic_fusion_head.semantic_score_maps(mask_cls, mask_pred, batch_data_samples, rescale)
 
     def predict_by_pixel_feats(self, pixel_feats, batch_data_samples: SampleList, rescale: bool = True,
-                               tasks: Optional[Sequence[str]] = None) -> SampleList:
-        """:meth:`predict` from the output of :meth:`extract_pixel_feats`."""
-        tasks = self.test_tasks if tasks is None else parse_tasks(tasks)
-        num = len(batch_data_samples)
-        if len(tasks) == 1:  # one token, every output
-            results = self._predict_task(pixel_feats, batch_data_samples, tasks[0], rescale, TASKS)
-        else:  # each output from the token of its own task
-            results = [dict() for _ in range(num)]
-            for task in tasks:
-                for merged, res in zip(results, self._predict_task(pixel_feats, batch_data_samples, task,
-                                                                   rescale, (task, ))):
-                    merged.update(res)
+                               tasks: Optional[Sequence[str]] = None,
+                               task_token: Optional[str] = None) -> SampleList:
+        """:meth:`predict` from the output of :meth:`extract_pixel_feats` (same arguments and return)."""
+        if tasks is None:
+            tasks, task_token = self.test_tasks, task_token or self.test_task_token
+        results = [dict() for _ in batch_data_samples]
+        for token, outputs in prediction_plan(tasks, task_token):
+            for merged, res in zip(results, self._predict_task(pixel_feats, batch_data_samples, token,
+                                                               rescale, outputs)):
+                merged.update(res)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _predict_task(self, pixel_feats, batch_data_samples: SampleList, task: str, rescale: bool,
@@ -139,7 +173,11 @@ class OneFormer(MaskFormer):
                                                  tasks=outputs)
 
     def add_pred_to_datasample(self, data_samples: SampleList, results_list: List[dict]) -> SampleList:
-        """``results_list``: per sample, ``{task: prediction}`` -> the task's field (``tasks.PRED_FIELDS``)."""
+        """Write ``results_list`` (per sample, ``{task: prediction}``) to the tasks' fields (``tasks.PRED_FIELDS``).
+
+        Returns:
+            list[DetDataSample]: ``data_samples``, with the predictions set.
+        """
         for sample, res in zip(data_samples, results_list):
             for task, pred in res.items():
                 setattr(sample, PRED_FIELDS[task], pred)
@@ -151,7 +189,7 @@ class OneFormer(MaskFormer):
         mismatched = [(k, tuple(state_dict[prefix + k].shape), tuple(v.shape)) for k, v in own.items()
                       if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
         if mismatched:
-            cls_keys = {'panoptic_head.cls_embed.weight', 'panoptic_head.cls_embed.bias'}
+            cls_keys = {f'panoptic_head.{k}' for k in self.panoptic_head.class_head_keys()}  # the head's to say
             only_cls = {k for k, _, _ in mismatched} <= cls_keys
             if self.load_mismatch == 'reinit_cls' and only_cls:
                 for k in cls_keys:
