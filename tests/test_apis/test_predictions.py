@@ -11,7 +11,7 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData, PixelData
 
 from oneformer.apis import panoptic_segments, sample_to_dict, save_prediction
-from oneformer.apis.predictions import strip_tasks, unique_stem
+from oneformer.apis.predictions import unique_stem
 
 CLASSES = ('cat', 'dog', 'grass', 'sky')  # 2 things + 2 stuff; void = 4
 OFF = 1000
@@ -71,10 +71,7 @@ def test_sample_to_dict_and_files(tmp_path):
     assert on_disk['instance']['scores'] == pytest.approx([0.9, 0.4])
 
 
-def test_strip_tasks_and_stems():
-    sample = strip_tasks(_sample(), ('semantic', ))
-    assert 'pred_sem_seg' in sample and 'pred_instances' not in sample and 'pred_panoptic_seg' not in sample
-    assert set(sample_to_dict(sample, CLASSES, 2)) == {'img_path', 'semantic'}
+def test_unique_stems():
     used = set()
     assert [unique_stem('a/x.jpg', used), unique_stem('b/x.png', used), unique_stem(None, used, 3)] == \
         ['x', 'x_1', '00000003']

@@ -87,13 +87,15 @@ def test_unknown_task_is_rejected_with_accepted_names():
         task_tokens('depth')
 
 
-def test_panopticapi_alias_is_cityscapesscripts():
+def test_panopticapi_alias_is_cityscapesscripts_with_our_png_codec():
     from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as cs
     from panopticapi.evaluation import PQStat
     from panopticapi.utils import id2rgb, rgb2id
 
     import oneformer  # noqa: F401
-    assert PQStat is cs.PQStat and rgb2id is cs.rgb2id
+    from oneformer.structures import panoptic_png
+    assert PQStat is cs.PQStat and rgb2id is panoptic_png.rgb2id and id2rgb is panoptic_png.id2rgb
+    assert id2rgb(65536 + 258) == [2, 1, 1] and rgb2id([2, 1, 1]) == 65536 + 258  # panopticapi's scalar forms
     ids = np.array([[0, 1, 255], [256, 65536 + 7, 16777215]], dtype=np.int64)
     assert (rgb2id(id2rgb(ids)) == ids).all()
     # mmdet's loader accepts it (it raised ImportError without panopticapi)

@@ -73,8 +73,8 @@ def test_subset_other_categories_become_void(data):
 
 
 def _png_ids(path):
-    from oneformer.datasets import read_panoptic_ids
-    return read_panoptic_ids(path)
+    from oneformer.structures import read_panoptic_png
+    return read_panoptic_png(path)
 
 
 def test_subset_order_and_unknown_names_are_clear_errors(data):

@@ -20,7 +20,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import oneformer  # noqa: F401  (panopticapi alias for CocoPanopticMetric)
-from oneformer.compat import id2rgb
+from oneformer.structures import id2rgb
 
 CLASSES = ('person', 'car', 'sky')
 THINGS = ('person', 'car')

@@ -24,6 +24,9 @@ def _config(tmp_path, root, things=3, stuff=2, base='synthetic_panoptic.py', ext
         f'data_root = {root.rstrip("/") + "/"!r}\n'
         'train_dataloader = dict(dataset=dict(data_root=data_root))\n'
         'val_dataloader = dict(dataset=dict(data_root=data_root))\n'
+        # --split val also checks the PNGs the panoptic metric reads: point it at the same data
+        'val_evaluator = [dict(type="OneFormerPanopticMetric", ann_file=data_root + "annotations/panoptic_val.json", '
+        'seg_prefix=data_root + "panoptic_val/")]\n'
         f'model = dict(type="OneFormer", panoptic_head=dict(type="OneFormerHead", num_things_classes={things}, '
         f'num_stuff_classes={stuff}), panoptic_fusion_head=dict(type="OneFormerFusionHead", '
         f'num_things_classes={things}, num_stuff_classes={stuff}))\n' + extra)

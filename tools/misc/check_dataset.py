@@ -10,7 +10,10 @@ For every image of the split's dataset (``{split}_dataloader.dataset``):
   drawn (the check training and evaluation apply), categories are in range, the PNG has the image's size;
 - semantic label maps: single-channel, labels in ``[0, num_classes)`` after ``reduce_zero_label`` (taken from the
   pipeline), the image's size;
-- instance annotations: labels in range.
+- instance annotations: labels in range;
+- with ``--split val|test``: the ground-truth PNG each panoptic metric of ``{split}_evaluator`` will read (its
+  ``seg_prefix`` + the ``file_name`` of its ``ann_file``, :meth:`OneFormerPanopticMetric.gt_png_name`) is the PNG the
+  dataset reads and checked above, so evaluation at the end of training reads what was checked.
 
 Then the model's class counts (``model.panoptic_head`` / ``panoptic_fusion_head``) are compared with the dataset's
 ``metainfo``. Prints a progress bar and a summary; exits with status 1 listing the problems if there are any.
@@ -22,7 +25,7 @@ from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
 import mmcv
-from mmdet.registry import DATASETS
+from mmdet.registry import DATASETS, METRICS
 from mmengine.config import Config, DictAction
 from mmengine.fileio import get
 from mmengine.registry import init_default_scope
@@ -109,6 +112,42 @@ def check_sample(info: dict, shape: Optional[Tuple[int, int]], num_classes: int,
     return []
 
 
+def _panoptic_metrics(cfg: Config, split: str) -> Tuple[list, List[Problem]]:
+    """The built panoptic metrics (those with a ``seg_prefix``) of ``{split}_evaluator``."""
+    evaluator = cfg.get(f'{split}_evaluator')
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator = evaluator['metrics']
+    metrics, problems = [], []
+    for m_cfg in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator] if evaluator else []:
+        if not isinstance(m_cfg, dict) or not m_cfg.get('seg_prefix'):
+            continue
+        try:
+            metrics.append(METRICS.build(m_cfg))
+        except Exception as e:  # annotation file missing, ...
+            problems.append(('evaluator', f'{split}_evaluator {m_cfg.get("type")} cannot be built: '
+                                          f'{type(e).__name__}: {e}'))
+    return metrics, problems
+
+
+def check_evaluation_png(info: dict, metric) -> List[Problem]:
+    """The PNG ``metric`` will read for this image must be the one the dataset reads (checked by
+    :func:`check_sample`)."""
+    try:
+        if hasattr(metric, 'gt_png_name'):
+            name = metric.gt_png_name(info)
+        else:  # mmdet's CocoPanopticMetric: named after the image
+            name = osp.basename(info['img_path']).replace('.jpg', '.png')
+    except KeyError as e:
+        return [('evaluation annotation', str(e).strip("'\""))]
+    path = osp.join(metric.seg_prefix, name)
+    seg_map_path = info.get('seg_map_path')
+    if seg_map_path is not None and osp.normpath(path) == osp.normpath(seg_map_path):
+        return []
+    return [('evaluation annotation', f'{type(metric).__name__} reads {path} for {info.get("img_path")} (its '
+                                      f'seg_prefix + PNG name) but the dataset reads {seg_map_path}: set the '
+                                      'evaluator\'s seg_prefix / ann_file to the dataset\'s')]
+
+
 def check_dataset(cfg: Config, split: str = 'train', limit: Optional[int] = None,
                   progress: bool = True) -> Tuple[int, List[Problem]]:
     """Check the ``split`` dataset of ``cfg``; returns (number of images checked, problems)."""
@@ -131,6 +170,10 @@ def check_dataset(cfg: Config, split: str = 'train', limit: Optional[int] = None
     num_classes = len(dataset.metainfo.get('classes') or ())
     reduce_zero_label = _reduce_zero_label(pipeline)
     backend_args = ds_cfg.get('backend_args')
+    metrics = []
+    if split in ('val', 'test'):
+        metrics, found = _panoptic_metrics(cfg, split)
+        problems += found
     items = [(d, i) for d in _base_datasets(dataset) for i in range(len(d))]
     if limit is not None:
         items = items[:limit]
@@ -140,6 +183,8 @@ def check_dataset(cfg: Config, split: str = 'train', limit: Optional[int] = None
         shape, found = _check_image(info, backend_args)
         problems += found
         problems += check_sample(info, shape, num_classes, reduce_zero_label, backend_args)
+        for metric in metrics:
+            problems += check_evaluation_png(info, metric)
     return len(items), problems
 
 

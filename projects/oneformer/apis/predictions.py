@@ -9,7 +9,7 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import encode_mask_results
 
-from ..dataset_converters.common import id2rgb  # the validating panoptic PNG encoder
+from ..structures import write_panoptic_png
 from ..tasks import PRED_FIELDS
 
 
@@ -82,7 +82,7 @@ def save_prediction(pred: Dict, out_dir: str, stem: str, classes: Sequence[str])
         ids = pred['panoptic']['seg'].copy()
         ids[ids % INSTANCE_OFFSET == len(classes)] = 0  # COCO panoptic void
         path = osp.join(out_dir, f'{stem}_panoptic.png')
-        mmcv.imwrite(id2rgb(ids).astype(np.uint8)[..., ::-1], path)  # imwrite takes BGR
+        write_panoptic_png(ids, path)
         record['panoptic'] = dict(png=path, segments_info=pred['panoptic']['segments_info'])
     if 'instance' in pred:
         inst = pred['instance']
@@ -99,14 +99,6 @@ def save_prediction(pred: Dict, out_dir: str, stem: str, classes: Sequence[str])
         record['semantic'] = dict(png=path)
     mmengine.dump(record, osp.join(out_dir, f'{stem}.json'), indent=2)
     return record
-
-
-def strip_tasks(sample: DetDataSample, tasks: Sequence[str]) -> DetDataSample:
-    """Remove the predictions of tasks not in ``tasks`` (the model always writes all three)."""
-    for task, field in PRED_FIELDS.items():
-        if task not in tasks and field in sample:
-            delattr(sample, field)
-    return sample
 
 
 def unique_stem(name: str, used: set, index: Optional[int] = None) -> str:

@@ -1,7 +1,8 @@
 """``panopticapi`` is not on PyPI; mmdet's panoptic loader, metric and inferencer import it.
 
 They need ``rgb2id``, ``id2rgb``, ``PQStat``, ``OFFSET`` and ``VOID``. cityscapesscripts ships the same COCO panoptic
-protocol, so its implementation is exposed under the ``panopticapi`` names when the real package is absent. mmdet
+protocol, so its implementation is exposed under the ``panopticapi`` names when the real package is absent, with
+this package's PNG codec (:mod:`oneformer.structures.panoptic_png`) as ``panopticapi.utils``. mmdet
 modules imported earlier cached ``None`` for those names (``try: import ... except ImportError``), so they are
 filled in.
 
@@ -11,23 +12,7 @@ import importlib
 import sys
 import types
 
-import numpy as np
-
-
-def id2rgb(id_map):
-    """Inverse of ``rgb2id``: id = R + 256 G + 256^2 B (COCO panoptic PNG encoding)."""
-    if isinstance(id_map, np.ndarray):
-        id_map = id_map.copy()
-        rgb = np.zeros((*id_map.shape, 3), dtype=np.uint8)
-        for i in range(3):
-            rgb[..., i] = id_map % 256
-            id_map //= 256
-        return rgb
-    color = []
-    for _ in range(3):
-        color.append(id_map % 256)
-        id_map //= 256
-    return color
+from ..structures.panoptic_png import id2rgb, rgb2id
 
 
 def install_panopticapi_alias() -> bool:
@@ -47,7 +32,7 @@ def install_panopticapi_alias() -> bool:
     pkg.__path__ = []  # a package, so `from panopticapi import utils` works
     pkg.__doc__ = 'Alias of cityscapesscripts.evaluation.evalPanopticSemanticLabeling (installed by oneformer).'
     utils = types.ModuleType('panopticapi.utils')
-    utils.rgb2id = cs_pq.rgb2id
+    utils.rgb2id = rgb2id
     utils.id2rgb = id2rgb
     evaluation = types.ModuleType('panopticapi.evaluation')
     for name in ('OFFSET', 'VOID', 'PQStat', 'PQStatCat', 'pq_compute_single_core', 'pq_compute_multi_core'):

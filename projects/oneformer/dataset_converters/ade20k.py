@@ -24,7 +24,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from .common import dump_json, segment_entry, write_panoptic_png
+from ..structures import write_panoptic_png
+from .common import dump_json, segment_entry
 from .panoptic2instance import panoptic_to_instance
 
 SPLITS = {'train': 'training', 'val': 'validation'}

@@ -5,33 +5,6 @@ import os.path as osp
 from typing import List
 
 import numpy as np
-from PIL import Image
-
-
-def rgb2id(rgb: np.ndarray) -> np.ndarray:
-    """COCO panoptic id of an (H, W, 3) uint8 RGB array: R + 256 G + 256^2 B."""
-    from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import rgb2id as _rgb2id
-    return _rgb2id(rgb)
-
-
-def id2rgb(ids: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rgb2id` for an (H, W) integer array."""
-    ids = np.asarray(ids, dtype=np.int64)
-    if ids.min(initial=0) < 0 or ids.max(initial=0) >= 256**3:
-        raise ValueError('panoptic segment ids must be in [0, 256^3)')
-    return np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
-
-
-def read_panoptic_png(path: str) -> np.ndarray:
-    """Segment ids (H, W) of a COCO panoptic PNG."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Panoptic PNG not found: {path}')
-    return rgb2id(np.asarray(Image.open(path).convert('RGB')))
-
-
-def write_panoptic_png(ids: np.ndarray, path: str) -> None:
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    Image.fromarray(id2rgb(ids)).save(path)
 
 
 def mask_bbox(mask: np.ndarray) -> List[int]:

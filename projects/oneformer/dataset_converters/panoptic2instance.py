@@ -6,7 +6,8 @@ from typing import Optional, Union
 import numpy as np
 import pycocotools.mask as mask_utils
 
-from .common import dump_json, read_panoptic_png
+from ..structures import read_panoptic_png
+from .common import dump_json
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:

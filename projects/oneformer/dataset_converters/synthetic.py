@@ -26,7 +26,8 @@ from ..datasets.synthetic import (
     SYNTHETIC_STUFF_CLASSES,
     SYNTHETIC_THING_CLASSES,
 )
-from .common import dump_json, segment_entry, write_panoptic_png
+from ..structures import write_panoptic_png
+from .common import dump_json, segment_entry
 from .panoptic2instance import panoptic_to_instance
 
 

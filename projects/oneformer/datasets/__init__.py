@@ -23,7 +23,7 @@ from .transforms import (
     check_panoptic_ids,
     check_task_probs,
     read_label_map,
-    read_panoptic_ids,
+    read_panoptic_png,
 )
 
 __all__ = [
@@ -32,5 +32,5 @@ __all__ = [
     'CITYSCAPES_PANOPTIC_METAINFO', 'ADE20K_PANOPTIC_METAINFO', 'ADE20K_SEMANTIC_CLASSES', 'LABEL_TO_TRAIN_ID',
     'LABEL_TO_CITYSCAPES_ID', 'TRAIN_ID_TO_LABEL', 'LoadPanopticSegments', 'LoadSemSegAsSegments',
     'OneFormerTaskTargets', 'check_task_probs', 'OneFormerSemSegDataset', 'coco_panoptic_classes', 'FROM_JSON',
-    'LoadPanopticTestAnnotations', 'LoadSemSegMap', 'check_panoptic_ids', 'read_label_map', 'read_panoptic_ids'
+    'LoadPanopticTestAnnotations', 'LoadSemSegMap', 'check_panoptic_ids', 'read_label_map', 'read_panoptic_png'
 ]

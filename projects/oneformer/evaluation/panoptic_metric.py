@@ -3,14 +3,13 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-import mmcv
 import numpy as np
 from mmdet.evaluation import CocoPanopticMetric
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import METRICS
 from mmengine.logging import print_log
 
-from ..datasets.transforms.loading import check_panoptic_ids, read_panoptic_ids
+from ..structures import check_panoptic_ids, read_panoptic_png, write_panoptic_png
 
 
 def _with_own_panoptic_map(data_sample: dict) -> dict:
@@ -23,20 +22,13 @@ def _with_own_panoptic_map(data_sample: dict) -> dict:
     return dict(data_sample, pred_panoptic_seg=pan)
 
 
-def _ids_to_rgb(ids: np.ndarray) -> np.ndarray:
-    rgb = np.zeros((*ids.shape, 3), np.uint8)
-    for i in range(3):
-        rgb[..., i] = (ids >> (8 * i)) & 255
-    return rgb
-
-
 @METRICS.register_module()
 class OneFormerPanopticMetric(CocoPanopticMetric):
     """mmdet's ``CocoPanopticMetric`` (same arguments, keys ``coco_panoptic/PQ`` ...) that checks the ground truth,
     supports a subset of the JSON categories and does not modify the model's predictions.
 
     - **Ground-truth check**: every ground-truth PNG must match its ``segments_info`` in both directions, as in
-      training (:func:`~oneformer.datasets.check_panoptic_ids`); mmdet silently evaluates against a PNG id missing
+      training (:func:`~oneformer.structures.check_panoptic_ids`); mmdet silently evaluates against a PNG id missing
       from the JSON (its pixels are neither void nor a segment) or a listed segment without pixels (a false
       negative). A ``ValueError`` names the file and the id. Listed segments with ``area == 0`` are allowed to be
       absent (the datasets drop them too).
@@ -48,6 +40,11 @@ class OneFormerPanopticMetric(CocoPanopticMetric):
       (0) into it, so everything that reads the predictions after the evaluator - ``DetVisualizationHook``
       (``tools/test.py --show-dir``), ``DumpDetResults`` (``--out``) - sees void pixels as id 0, i.e. class 0. This
       subclass hands the parent a copy.
+    - **PNG names from the JSON**: the ground-truth PNG of an image is the one its JSON annotation names
+      (``file_name``; without ``ann_file``, the sample's ``seg_map_path``), as in training and
+      ``tools/misc/check_dataset.py --split val``; mmdet derives it from the image name (``.jpg`` -> ``.png``), so
+      ``.jpeg`` images or differently named PNGs failed at the end of training (and a ``.jpeg`` name made it write
+      the predicted PNG as a JPEG). :meth:`gt_png_name` is the rule.
     - Predicted labels beyond the dataset's classes raise a ``ValueError`` naming both class counts (mmdet fails
       with ``KeyError: np.int32(...)``).
 
@@ -59,8 +56,48 @@ class OneFormerPanopticMetric(CocoPanopticMetric):
     def __init__(self, *args, check_gt: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.check_gt = check_gt
+        self.ann_file = kwargs.get('ann_file', args[0] if args else None)  # named in errors
         self._src_seg_prefix = self.seg_prefix
         self._void_ids: Optional[Dict[int, List[int]]] = None  # image id -> ids of excluded segments
+        self._png_names: Optional[Dict[int, str]] = None  # image id -> the JSON annotation's file_name
+
+    # ------------------------------------------------------------------ PNG names
+    def gt_png_name(self, data_sample: dict) -> str:
+        """The ground-truth PNG of a sample, relative to ``seg_prefix``, as evaluation reads it.
+
+        With ``ann_file``: the ``file_name`` of the image's annotation in that JSON. Without: the basename of the
+        sample's ``seg_map_path`` (the dataset took it from its JSON), else the image's stem + ``.png``.
+
+        Raises:
+            KeyError: if the JSON has no annotation for the sample's image id.
+        """
+        if self._coco_api is not None:
+            if self._png_names is None:
+                self._png_names = {a['image_id']: a['file_name'] for a in self._coco_api.dataset['annotations']}
+                # mmdet's compute_metrics (outfile_prefix set) reads ``segm_file``, which COCOPanoptic derives from
+                # the image name: make it the JSON's name too
+                for img_id, info in self._coco_api.imgs.items():
+                    if img_id in self._png_names:
+                        info['segm_file'] = self._png_names[img_id]
+            img_id = data_sample['img_id']
+            if img_id not in self._png_names:
+                raise KeyError(f'{self.ann_file} has no panoptic annotation for image id {img_id} '
+                               f'({data_sample.get("img_path")})')
+            return self._png_names[img_id]
+        if data_sample.get('seg_map_path'):
+            return osp.basename(data_sample['seg_map_path'])
+        return osp.splitext(osp.basename(data_sample['img_path']))[0] + '.png'
+
+    @staticmethod
+    def _named_for_parent(data_sample: dict, png_name: str) -> dict:
+        """A copy whose ``img_path`` makes mmdet's ``basename(img_path).replace('.jpg', '.png')`` give
+        ``png_name`` (the PNG name of its ground truth and of the prediction it writes)."""
+        if '.jpg' in png_name or osp.basename(png_name) != png_name:
+            raise ValueError(f'OneFormerPanopticMetric: the panoptic PNG name {png_name!r} (image '
+                             f'{data_sample.get("img_path")}) must be a file name without folders or ".jpg" '
+                             '(mmdet\'s CocoPanopticMetric builds the PNG paths from it); rename the PNG and its '
+                             'file_name in the JSON')
+        return dict(data_sample, img_path=osp.join(osp.dirname(data_sample['img_path']), png_name))
 
     # ------------------------------------------------------------------ class subset
     def _prepare_subset(self) -> None:
@@ -88,7 +125,7 @@ class OneFormerPanopticMetric(CocoPanopticMetric):
         """Check (and, for a class subset, rewrite) the ground-truth PNG the parent will evaluate against."""
         if self._src_seg_prefix is None:
             return
-        segm_file = osp.basename(data_sample['img_path']).replace('.jpg', '.png')  # the parent's naming
+        segm_file = self.gt_png_name(data_sample)
         path = osp.join(self._src_seg_prefix, segm_file)
         img_id = data_sample['img_id']
         if self._coco_api is not None:
@@ -102,13 +139,13 @@ class OneFormerPanopticMetric(CocoPanopticMetric):
         rewrite = bool(self._void_ids)
         if not (self.check_gt or rewrite):
             return
-        ids = read_panoptic_ids(path, self.backend_args)
+        ids = read_panoptic_png(path, self.backend_args)
         if self.check_gt:
             check_panoptic_ids(ids, [s['id'] for s in segments if s.get('area', 1) > 0], path, void)
         if rewrite:
             if void:
                 ids = np.where(np.isin(ids, void), 0, ids)
-            mmcv.imwrite(_ids_to_rgb(ids)[..., ::-1], osp.join(self.seg_prefix, segm_file))
+            write_panoptic_png(ids, osp.join(self.seg_prefix, segm_file))
 
     def _check_labels(self, data_sample: dict) -> None:
         pan = data_sample.get('pred_panoptic_seg')
@@ -128,4 +165,4 @@ class OneFormerPanopticMetric(CocoPanopticMetric):
         for ds in samples:
             self._check_labels(ds)
             self._check_gt(ds)
-        super().process(data_batch, samples)
+        super().process(data_batch, [self._named_for_parent(ds, self.gt_png_name(ds)) for ds in samples])

@@ -8,7 +8,7 @@ derived afterwards by :class:`~oneformer.datasets.transforms.OneFormerTaskTarget
 The test-time loaders (:class:`LoadPanopticTestAnnotations`, :class:`LoadSemSegMap`) decode the annotation files the
 same way as the training loaders and apply the same checks, so data that trains also validates.
 """
-from typing import Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -18,6 +18,8 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 from mmengine.fileio import get
+
+from ...structures import check_panoptic_ids, read_panoptic_png
 
 IGNORE_INDEX = 255
 
@@ -46,53 +48,6 @@ def _pack_segments(results: dict, masks: List[np.ndarray], labels: List[int], cr
     results['gt_bboxes_labels'] = np.asarray(labels, dtype=np.int64).reshape(-1)
     results['gt_ignore_flags'] = np.asarray(crowd, dtype=bool).reshape(-1)
     results['gt_seg_map'] = seg_map
-
-
-def read_panoptic_ids(path: str, backend_args: Optional[dict] = None, imdecode_backend: str = 'cv2') -> np.ndarray:
-    """Segment ids ``R + 256 G + 256^2 B`` (int32, (H, W)) of a COCO-panoptic PNG; errors name the file.
-
-    Unlike mmdet's loader the decoded (H, W, 3) array is not squeezed, so 1-pixel-high or -wide PNGs work.
-    """
-    try:
-        img_bytes = get(path, backend_args=backend_args)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f'Panoptic annotation PNG not found: {path}') from e
-    png = mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb', backend=imdecode_backend)
-    if png is None:
-        raise ValueError(f'Cannot decode panoptic annotation PNG {path}')
-    png = png.astype(np.int32)
-    return png[..., 0] + 256 * png[..., 1] + 256 * 256 * png[..., 2]
-
-
-def check_panoptic_ids(ids: np.ndarray, segment_ids: Iterable[int], path: str,
-                       void_ids: Iterable[int] = ()) -> None:
-    """The strict COCO-panoptic check shared by training, test-time loading, evaluation and ``check_dataset``.
-
-    Every non-void id of the PNG must be listed (in ``segment_ids`` or ``void_ids``, the segments of categories
-    that are deliberately ignored), no id may be listed twice, and every listed segment must have pixels.
-
-    Args:
-        ids (np.ndarray): Segment ids of the PNG (0 = void).
-        segment_ids (Iterable[int]): Ids listed in ``segments_info``.
-        path (str): The PNG, named in the errors.
-        void_ids (Iterable[int]): Listed ids whose pixels count as void (categories outside the dataset classes).
-
-    Raises:
-        ValueError: naming the file and the offending id(s).
-    """
-    listed = [int(i) for i in segment_ids]
-    void_ids = {int(i) for i in void_ids}
-    dup = sorted({i for i in listed if listed.count(i) > 1} | (set(listed) & void_ids))
-    if dup:
-        raise ValueError(f'segments_info of {path} lists segment id(s) {dup} more than once')
-    present = set(np.unique(ids).tolist()) - {0}
-    unlisted = sorted(present - set(listed) - void_ids)
-    if unlisted:
-        raise ValueError(f'Panoptic PNG {path} contains segment id(s) {unlisted} that are not in segments_info')
-    absent = [i for i in listed if i not in present]
-    if absent:
-        which = f'id {absent[0]} is' if len(absent) == 1 else f'ids {absent} are'
-        raise ValueError(f'Segment {which} listed in segments_info but absent from the PNG {path}')
 
 
 def read_label_map(path: str, backend_args: Optional[dict] = None, imdecode_backend: str = 'pillow') -> np.ndarray:
@@ -160,14 +115,12 @@ class LoadPanopticSegments(BaseTransform):
                  num_classes: Optional[int] = None,
                  imdecode_backend: str = 'cv2',
                  backend_args: Optional[dict] = None) -> None:
-        from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import rgb2id
-        self.rgb2id = rgb2id
         self.num_classes = num_classes
         self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args
 
     def _read_ids(self, path: str) -> np.ndarray:
-        return read_panoptic_ids(path, self.backend_args, self.imdecode_backend)
+        return read_panoptic_png(path, self.backend_args, self.imdecode_backend)
 
     def transform(self, results: dict) -> dict:
         path = results.get('seg_map_path')
@@ -241,7 +194,7 @@ class LoadPanopticTestAnnotations(LoadPanopticAnnotations):
             return
         if 'segments_info' not in results:
             raise KeyError(f"LoadPanopticTestAnnotations needs 'segments_info' for {path}")
-        ids = read_panoptic_ids(path, self.backend_args, self.imdecode_backend)
+        ids = read_panoptic_png(path, self.backend_args, self.imdecode_backend)
         segments = results['segments_info']
         if self.check:
             check_panoptic_ids(ids, [s['id'] for s in segments], path, results.get('ignored_segment_ids', ()))
