@@ -14,10 +14,13 @@
 #   python tools/model_converters/oneformer_d2_to_mm.py \
 #       mapillary_pretrain_250_16_convnext_l_oneformer_mapillary_300k.pth \
 #       checkpoints/mapillary_pretrain_250_16_convnext_l_oneformer_mapillary_300k.pth --dataset mapillary
-#   Every tensor loads except the class head (65 Mapillary classes vs 19 here), which starts from scratch (mmengine
-#   skips tensors of another shape, with a warning, as detectron2 does).
+#   Every tensor loads except the class head (65 Mapillary classes vs 19 here), which starts from scratch:
+#   load_mismatch='reinit_cls' keeps the freshly initialised class head (OneFormerHead.class_head_keys), as
+#   detectron2 skips tensors of another shape; any other mismatch is an error naming the tensors.
 _base_ = './oneformer_convnext-l-in21k_8xb2-90k_cityscapes-panoptic-512x1024.py'
 
 load_from = 'checkpoints/mapillary_pretrain_250_16_convnext_l_oneformer_mapillary_300k.pth'  # converted, see above
 
-model = dict(backbone=dict(init_cfg=None))  # the ImageNet weights would be overwritten by load_from
+model = dict(
+    backbone=dict(init_cfg=None),  # the ImageNet weights would be overwritten by load_from
+    load_mismatch='reinit_cls')  # another dataset's class head (see above)

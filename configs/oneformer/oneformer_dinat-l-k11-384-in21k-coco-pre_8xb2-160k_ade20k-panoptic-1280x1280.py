@@ -11,8 +11,9 @@
 #   oneformer_dinat-l-k11-384-in21k_16xb1-100e_coco-panoptic.py. Convert it first:
 #   python tools/model_converters/oneformer_d2_to_mm.py 150_16_dinat_l_oneformer_coco_100ep.pth \
 #       checkpoints/150_16_dinat_l_oneformer_coco_100ep.pth --dataset coco
-#   Every tensor loads except the class head (133 COCO classes vs 150 here), which starts from scratch (mmengine
-#   skips tensors of another shape, with a warning, as detectron2 does).
+#   Every tensor loads except the class head (133 COCO classes vs 150 here), which starts from scratch:
+#   load_mismatch='reinit_cls' keeps the freshly initialised class head (OneFormerHead.class_head_keys), as
+#   detectron2 skips tensors of another shape; any other mismatch is an error naming the tensors.
 _base_ = './oneformer_dinat-l-k11-384-in21k_8xb2-160k_ade20k-panoptic-1280x1280.py'
 
 load_from = 'checkpoints/150_16_dinat_l_oneformer_coco_100ep.pth'  # converted, see above
@@ -21,5 +22,6 @@ num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES: the COCO model's 150
 
 model = dict(
     backbone=dict(init_cfg=None),  # the ImageNet weights would be overwritten by load_from
+    load_mismatch='reinit_cls',  # another dataset's class head (see above)
     panoptic_head=dict(num_queries=num_queries),
     test_cfg=dict(max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 150

@@ -64,6 +64,20 @@ def tiny_model_cfg(num_things: int = 3, num_stuff: int = 2, num_queries: int = 1
     return m
 
 
+def tiny_twin(model_cfg: ConfigDict, hidden: int = 32) -> ConfigDict:
+    """A shipped OneFormer model config with every size shrunk (ResNet-18/16 channels, ``hidden``-d, few layers)
+    but what decides whether its checkpoints load kept: class counts, query count, text context length and the
+    detector's options (``load_mismatch``)."""
+    import oneformer  # noqa: F401  (registers the modules the config names)
+    m = copy.deepcopy(model_cfg)
+    m.backbone = _tiny_resnet()
+    m.pop('neck', None)
+    h = m.panoptic_head
+    shrink_head(h, hidden, h.num_queries, h.text_mapper.num_ctx)
+    m.data_preprocessor.pop('batch_augments', None)
+    return m
+
+
 def tiny_seg_model_cfg(cfg: Config, class_names: Sequence[str], num_queries: int = 12, num_ctx: int = 4,
                        hidden: int = 32, size=(64, 64)) -> ConfigDict:
     """An mmseg OneFormer config's ``EncoderDecoder`` with every size shrunk."""
