@@ -3,8 +3,8 @@
 import inspect
 from typing import Dict, List, Optional, Tuple
 
+from mmdet.engine.hooks import NumClassCheckHook
 from mmdet.registry import HOOKS, MODELS
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 #: config key of a class-count holder -> (num_things_classes, num_stuff_classes, num_classes); the split is None
@@ -105,8 +105,13 @@ def check_class_counts(metainfo: Optional[dict], counts: ClassCounts, dataset_ke
 
 
 @HOOKS.register_module()
-class ClassCountCheckHook(Hook):
+class ClassCountCheckHook(NumClassCheckHook):
     """Fail fast when the model's class counts do not match a dataset's classes.
+
+    Extends mmdet's :class:`NumClassCheckHook` at its hook point ``_check_head(runner, mode)`` (which its
+    ``before_train_epoch`` / ``before_val_epoch`` call). mmdet's asserts every module's ``num_classes`` against
+    ``len(classes)``; OneFormer needs the thing / stuff split of both heads checked, the test dataset too, and the
+    check before the first iteration (``before_train``, also the val dataset) with a message naming the keys.
 
     A model with fewer classes than the data otherwise trains silently (the extra labels become "no object"), and
     one with more classes only crashes at the first validation, deep in the metric. Before training this hook
@@ -123,6 +128,13 @@ class ClassCountCheckHook(Hook):
     def __init__(self) -> None:
         self._checked = set()
 
+    _LOOPS = dict(train=('train_loop', 'train_dataloader'), val=('val_loop', 'val_dataloader'),
+                  test=('test_loop', 'test_dataloader'))
+
+    def _check_head(self, runner, mode: str) -> None:
+        """mmdet's hook point: check the ``mode`` ('train' | 'val' | 'test') dataset (each dataset once)."""
+        self._check(runner, *self._LOOPS[mode])
+
     def _check(self, runner, loop_name: str, dataloader_key: str) -> None:
         try:
             loop = getattr(runner, loop_name)
@@ -136,12 +148,12 @@ class ClassCountCheckHook(Hook):
         check_class_counts(getattr(dataset, 'metainfo', None), model_class_counts(runner.model), dataloader_key)
 
     def before_train(self, runner) -> None:
-        self._check(runner, 'train_loop', 'train_dataloader')
+        self._check_head(runner, 'train')
         if getattr(runner, '_val_loop', None) is not None:  # built by Runner.train() before this hook
-            self._check(runner, 'val_loop', 'val_dataloader')
+            self._check_head(runner, 'val')
 
     def before_val(self, runner) -> None:
-        self._check(runner, 'val_loop', 'val_dataloader')
+        self._check_head(runner, 'val')
 
     def before_test(self, runner) -> None:
-        self._check(runner, 'test_loop', 'test_dataloader')
+        self._check_head(runner, 'test')
