@@ -11,7 +11,7 @@ Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides
   by ``oneformer.model_converters.convert_hf_dir``. Goal <= 0.75x.
 * forward forward latency (backbone + head, no pre/post-processing) vs mmdet's Mask2Former with the same backbone,
   pixel decoder, decoder, query count and input. Goal <= 1.10x.
-* three_tasks ``test_step`` with ``test_cfg.tasks`` = all three tasks vs three single-task ``test_step`` passes.
+* three_tasks data preprocessor + ``predict(tasks=all three)`` vs three single-task ``predict`` passes.
   Goal <= 0.5x.
 * train training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
   subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.

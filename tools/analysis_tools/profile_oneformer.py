@@ -4,7 +4,7 @@
 
 The model is the benchmark's (``benchmark_peers.py``): a random HF OneFormer of the preset's sizes converted with
 our converter, its classifier calibrated so that about 20 % of the queries are confident objects. Inference
-profiles ``test_step`` (data preprocessor + model + post-processing) with ``test_cfg.tasks`` = ``--tasks``;
+profiles what ``test_step`` runs (data preprocessor + ``predict(tasks=--tasks)`` + post-processing);
 training profiles ``train_step`` (forward + losses + backward + AdamW) with the text mapper and contrastive loss;
 ``--mode query-transformer`` times the task encoder + query transformer alone in training (forward + backward on
 random 1/4-scale features, ``--preset`` sizes and batch), the part of OneFormer's training Mask2Former lacks.
