@@ -109,12 +109,12 @@ def test_dataset_base_without_panoptic_files_is_refused(tmp_path):
 @pytest.mark.slow
 def test_leaderboard_trains_writes_table_and_plot_and_reuses_finished_runs(compare_data, tmp_path, capsys):
     work = tmp_path / 'work'
-    peers = ','.join([DEFAULT_PEERS[4], DEFAULT_PEERS[-1]])  # SOLOv2 (mmdet, instance), Mask2Former (mmseg)
+    peers = ','.join([DEFAULT_PEERS[6], DEFAULT_PEERS[9]])  # Mask2Former (mmdet, instance), SegFormer (mmseg::)
     argv = ['--data-root', str(compare_data), '--work-dir', str(work), '--iters', '2', '--batch', '2',
             '--timing-images', '1', '--peers', peers, '--threads', '1']
     report = cli.main(argv)
 
-    expected = {'oneformer': {'PQ', 'AP', 'mIoU'}, 'solov2_instance': {'AP'}, 'mask2former_semantic': {'mIoU'}}
+    expected = {'oneformer': {'PQ', 'AP', 'mIoU'}, 'mask2former_instance': {'AP'}, 'segformer_semantic': {'mIoU'}}
     saved = json.loads((work / 'results.json').read_text())
     assert [r['name'] for r in saved['runs']] == list(expected)
     for run in saved['runs']:
@@ -130,7 +130,7 @@ def test_leaderboard_trains_writes_table_and_plot_and_reuses_finished_runs(compa
     assert [r['library'] for r in saved['runs']] == ['oneformer', 'mmdet', 'mmseg']
     assert saved['environment']['threads per run'] == 1 and saved['schema_version'] == 2
     assert saved['environment']['CPU'] and saved['environment']['MMDetection']  # oneformer.utils.collect_env
-    assert report['table'] == saved['table'] and '| SOLOv2 | mmdet | instance |' in saved['table']
+    assert report['table'] == saved['table'] and '| SegFormer | mmseg | semantic |' in saved['table']
     assert (work / 'leaderboard.png').stat().st_size > 10_000
     assert (work / 'results.md').read_text().strip() == saved['table']
 
@@ -140,13 +140,13 @@ def test_leaderboard_trains_writes_table_and_plot_and_reuses_finished_runs(compa
     again = cli.main(argv)
     out = capsys.readouterr().out
     assert out.count('finished earlier, reusing') == len(expected)
-    assert 'training OneFormer' not in out and 'training SOLOv2' not in out
+    assert 'training OneFormer' not in out and 'training SegFormer' not in out
     assert stamps == {n: (work / n / 'result.json').stat().st_mtime_ns for n in expected}
     assert [(r['PQ'], r['AP'], r['mIoU']) for r in again['runs']] == [(r['PQ'], r['AP'], r['mIoU'])
                                                                       for r in saved['runs']]
     # --only with --tasks: the table keeps the finished runs of the requested ones
-    sem = cli.main(argv + ['--tasks', 'semantic', '--only', 'mask2former_semantic'])
-    assert [r['name'] for r in sem['runs']] == ['oneformer', 'mask2former_semantic']
+    sem = cli.main(argv + ['--tasks', 'semantic', '--only', 'segformer_semantic'])
+    assert [r['name'] for r in sem['runs']] == ['oneformer', 'segformer_semantic']
 
     # other settings in the same work dir: refused, not silently mixed
     with pytest.raises(SystemExit):

@@ -29,6 +29,8 @@ ADAPTED_KEYS: Tuple[Tuple[str, str], ...] = (
     ('model.*norm_cfg.type', 'SyncBN -> BN (one process)'),
     ('model.data_preprocessor.batch_augments*', "no fixed-size (LSJ) padding: batches padded to 32 as OneFormer's"),
     ('model.data_preprocessor.pad_size_divisor', 'pad to a multiple of 32 (mmdet)'),
+    ('model.data_preprocessor.pad_mask', 'ground-truth masks padded with their images (batches vary in size; '
+     'RTMDet pads every image to 640x640 in its pipeline)'),
     ('model.data_preprocessor.size*', 'pad to a multiple of 32, not to the recipe crop (mmseg)'),
     ('model.test_cfg.mode', "whole-image inference (mmseg 'slide' windows are sized for the recipe crop)"),
     ('model.test_cfg.crop_size', 'whole-image inference'),
@@ -174,6 +176,7 @@ def adapt_model(cfg, spec: RunSpec, ds: DatasetInfo, backbone: Dict) -> Dict:
         else:
             pre.batch_augments = None
             pre.pad_size_divisor = 32
+            pre.pad_mask = True  # the shared pipeline's batches vary in size (recipes like RTMDet pad to one size)
     if spec.library == 'mmseg' and model.get('test_cfg', {}).get('mode', 'whole') != 'whole':
         model.test_cfg = dict(mode='whole')
     return report

@@ -18,7 +18,7 @@ from .common import (
     dump_json,
     load_json,
 )
-from .env import environment, passive_omp, pin_threads
+from .env import environment, pin_threads, sleep_idle_threads
 
 COMMAND = 'python tools/analysis_tools/compare_segmentors.py'
 
@@ -74,7 +74,7 @@ def parse_args(argv=None, description: Optional[str] = None) -> argparse.Namespa
 
 def main(argv=None, description: Optional[str] = None) -> Dict:
     """Run the comparison; returns the report written to ``results.json`` (exit code 2 on a clear refusal)."""
-    passive_omp()
+    sleep_idle_threads()
     args = parse_args(argv, description)
     try:
         return compare(args, ' '.join([COMMAND] + (sys.argv[1:] if argv is None else list(argv))))
@@ -127,13 +127,13 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
     from mmdet.utils import register_all_modules
 
     import oneformer  # noqa: F401  (registers the project; panopticapi shim for mmdet's panoptic dataset / metric)
+    from oneformer.utils import load_average
 
     from .dataset import check_data, ensure_synthetic, make_semantic_labels
     from .peers import requested_runs
     from .plan import config_for, shared_setup
     from .report import markdown_table, order_runs, plot, summarize_models
     from .run import check_reusable, job_for, launch, run_signature
-    from oneformer.utils import load_average
     register_all_modules(init_default_scope=False)
     pin_threads(args.threads)
     start = time.perf_counter()
@@ -178,6 +178,7 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
           + '\n'.join(f'    {r.name:26s} {r.model} ({r.library}, {"+".join(r.tasks)}): {r.config}'
                       for r in runs if r.name in todo), flush=True)
     results: List[Dict] = []
+    failed: List[Dict] = []
     for i, r in enumerate(runs, 1):
         work_dir = osp.join(work_root, r.name)
         tag = f'[compare] ({i}/{len(runs)}, {(time.perf_counter() - start) / 60:.1f} min) {r.name}'
@@ -191,7 +192,11 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
             print(f'{tag}: finished earlier, reusing {osp.join(work_dir, "result.json")}', flush=True)
             results.append(dict(result, reused=True))
             continue
-        results.append(dict(launch(job_for(r, args, signatures[r.name], work_dir, tag), work_dir), reused=False))
+        try:
+            results.append(dict(launch(job_for(r, args, signatures[r.name], work_dir, tag), work_dir), reused=False))
+        except CompareError as e:  # the other runs go on; the table says which one is missing and why
+            print(f'{tag}: FAILED - {e}', flush=True)
+            failed.append(dict(name=r.name, config=r.config, error=str(e)))
     results = order_runs(results)
     models = summarize_models(results)
     table = markdown_table(results, models)
@@ -200,7 +205,8 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
         iters=args.iters, batch=args.batch, seed=args.seed, threads=args.threads, cpu_isa=args.cpu_isa,
         backbone=args.backbone or 'demo', environment=environment(args.threads, args.cpu_isa),
         load_average_start=load_start, load_average_end=load_average(),
-        wall_time_s=time.perf_counter() - start, notes=NOTES, runs=results, models=models, table=table)
+        wall_time_s=time.perf_counter() - start, notes=NOTES, runs=results, models=models, table=table,
+        failed=failed)
     out = osp.join(work_root, 'results.json')
     dump_json(report, out)
     with open(osp.join(work_root, 'results.md'), 'w') as f:
@@ -209,6 +215,9 @@ def compare(args: argparse.Namespace, command: str) -> Dict:
              f'{args.threads} threads; marker area ~ parameters')
     png = plot(results, osp.join(work_root, 'leaderboard.png'), title)
     print(f'\n{table}\n\n[compare] done in {report["wall_time_s"] / 60:.1f} min; wrote {out}, {png}', flush=True)
+    if failed:
+        raise CompareError(f'{len(failed)} run(s) failed: {", ".join(f["name"] for f in failed)} (see above; '
+                           'results.json lists them under "failed"); rerun the command to retry them')
     return report
 
 

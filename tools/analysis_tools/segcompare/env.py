@@ -1,6 +1,6 @@
-"""The process settings every run shares: intra-op threads pinned (the thread count changes floating-point
-reduction order, hence trained weights), idle OpenMP threads sleeping instead of spinning on a shared CPU, and the
-environment report stored with the results."""
+"""The process settings every run shares: intra-op threads and the kernels' instruction set pinned (both change
+floating-point rounding, hence trained weights), idle OpenMP threads sleeping instead of spinning on a shared CPU
+(``oneformer.utils``), and the environment report stored with the results (``oneformer.utils.collect_env``)."""
 import os
 from typing import Dict
 
@@ -15,10 +15,11 @@ CPU_ISA_ENV = {
 }
 
 
-def passive_omp() -> None:
-    """Idle OpenMP threads sleep (before torch loads its OpenMP runtime; an explicit setting wins): spinning threads
-    of several processes on a shared CPU made a 2-thread training step 50-80 s instead of 0.6-0.9 s here."""
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+def sleep_idle_threads() -> None:
+    """Idle OpenMP threads sleep instead of spinning (``oneformer.utils.sleep_idle_threads``: before torch loads its
+    OpenMP runtime; the runs' processes inherit it; a user's own setting wins)."""
+    from oneformer.utils import sleep_idle_threads as sleep
+    sleep()
 
 
 def pin_threads(threads: int) -> int:

@@ -8,6 +8,10 @@ from .env import pin_threads
 def main(job_path: str) -> int:
     job = load_json(job_path)
     pin_threads(job['threads'])
+    from mmdet.utils import register_all_modules
+
+    import oneformer  # noqa: F401  (registers the project; panopticapi shim for mmdet's panoptic dataset / metric)
+    register_all_modules(init_default_scope=False)
     from .peers import RunSpec
     from .plan import config_for
     from .run import train_and_evaluate
