@@ -141,18 +141,42 @@ class OneFormerHead(Mask2FormerHead):
     # ------------------------------------------------------------------ forward
     @staticmethod
     def get_task_tokens(tasks: Sequence[str], device=None) -> Tensor:
-        """(B, 77) token ids of ``"the task is {task}"`` for each task."""
+        """Token ids of ``"the task is {task}"`` for each task.
+
+        Args:
+            tasks (Sequence[str]): B task names.
+            device (torch.device, optional): Where to put them.
+
+        Returns:
+            Tensor: (B, 77) int64.
+        """
         return torch.stack([task_tokens(t) for t in tasks]).to(device)
 
     def forward_pixel(self, x: Sequence[Tensor]) -> PixelFeats:
-        """Pixel decoder, task independent. Runs in fp32 under AMP, as the official code does."""
+        """Pixel decoder, task independent. Runs in fp32 under AMP, as the official code does.
+
+        Args:
+            x (Sequence[Tensor]): Backbone (+ neck) features, level i (B, in_channels[i], H/s_i, W/s_i).
+
+        Returns:
+            tuple: mask features (B, C, H/4, W/4) and the decoder's multi-scale memories, coarse to fine
+            (``num_transformer_feat_level`` maps (B, C, h_l, w_l)).
+        """
         route = deform_attn if self.fast_cpu_deform_attn else None  # mmcv's CUDA kernel is never rerouted
         with torch.autocast(device_type=x[0].device.type, enabled=False), route_deform_attn(route):
             return self.pixel_decoder([f.float() for f in x])
 
     def decoder_inputs(self, pixel_feats: PixelFeats) -> Tuple[List[Tensor], List[Tensor]]:
         """Per-level keys (B, HW, C) and their positional encodings, as ``Mask2FormerHead.forward`` (mmdet 3.3)
-        builds them. Mirrored from mmdet: that method builds them inline."""
+        builds them. Mirrored from mmdet: that method builds them inline.
+
+        Args:
+            pixel_feats (tuple): :meth:`forward_pixel`'s output.
+
+        Returns:
+            tuple[list[Tensor]]: keys (B, h_l·w_l, C) with their level embedding, and their sine positional
+            encodings (B, h_l·w_l, C), one per level.
+        """
         mask_features, multi_scale_memorys = pixel_feats
         batch_size = mask_features.shape[0]
         decoder_inputs, decoder_pos = [], []
@@ -167,14 +191,32 @@ class OneFormerHead(Mask2FormerHead):
     def init_queries(self, task_tokens: Tensor, mask_features: Tensor) -> Tensor:
         """The OneFormer step (paper §3.2): the task token (task encoder, then the decoder's final LayerNorm as in
         the official code) initialises N-1 queries refined by the query transformer over the 1/4-scale features,
-        and is itself query N. Returns (B, N, C)."""
+        and is itself query N.
+
+        Args:
+            task_tokens (Tensor): (B, 77) token ids of the task prompts.
+            mask_features (Tensor): (B, C, H/4, W/4) from :meth:`forward_pixel`.
+
+        Returns:
+            Tensor: (B, N, C) object queries.
+        """
         task = self.transformer_decoder.post_norm(self.task_encoder(task_tokens.to(mask_features.device)))
         guided = self.query_transformer(task, mask_features, self.query_embed.weight[:-1])
         return torch.cat([guided, task[:, None]], dim=1)
 
     def decode(self, queries: Tensor, pixel_feats: PixelFeats) -> Tuple[List[Tensor], List[Tensor]]:
         """Masked-attention decoder from given queries: predictions of the initial queries and of every layer.
-        Mirrored from the layer loop of ``Mask2FormerHead.forward`` (mmdet 3.3), which takes no queries."""
+        Mirrored from the layer loop of ``Mask2FormerHead.forward`` (mmdet 3.3), which takes no queries (guarded by
+        ``tests/test_models/test_dense_heads/test_decode_mirrors_mask2former.py``).
+
+        Args:
+            queries (Tensor): (B, N, C) object queries.
+            pixel_feats (tuple): :meth:`forward_pixel`'s output.
+
+        Returns:
+            tuple[list[Tensor]]: class logits (B, N, K+1) and mask logits (B, N, H/4, W/4), for the initial
+            queries and after every decoder layer (last = final).
+        """
         mask_features, multi_scale_memorys = pixel_feats
         decoder_inputs, decoder_pos = self.decoder_inputs(pixel_feats)
         query_embed = self.query_embed.weight[None].expand(queries.shape[0], -1, -1)
@@ -204,6 +246,10 @@ class OneFormerHead(Mask2FormerHead):
     def forward_decoder(self, pixel_feats: PixelFeats, task_tokens: Tensor) -> Tuple[List[Tensor], ...]:
         """Task-conditioned queries, then the masked-attention decoder.
 
+        Args:
+            pixel_feats (tuple): :meth:`forward_pixel`'s output.
+            task_tokens (Tensor): (B, 77) token ids of the task prompts.
+
         Returns:
             tuple: ``cls_pred_list`` (each (B, N, K+1)), ``mask_pred_list`` (each (B, N, H/4, W/4)), one per
             supervised prediction (initial queries + every decoder layer), and the object queries before the
@@ -214,8 +260,16 @@ class OneFormerHead(Mask2FormerHead):
         return cls_pred_list, mask_pred_list, queries
 
     def forward(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> Tuple[List[Tensor], List[Tensor]]:
-        """Returns ``(all_cls_scores, all_mask_preds)``, lists over predictions, last = final. The task of each
-        sample is its metainfo ``task``."""
+        """The head's forward for the task of each sample (its metainfo ``task``).
+
+        Args:
+            x (Sequence[Tensor]): Backbone (+ neck) features, level i (B, in_channels[i], H/s_i, W/s_i).
+            batch_data_samples (list[DetDataSample]): B samples with ``task`` metainfo.
+
+        Returns:
+            tuple[list[Tensor]]: ``all_cls_scores`` (B, N, K+1) and ``all_mask_preds`` (B, N, H/4, W/4), one per
+            prediction (initial queries + every decoder layer; last = final).
+        """
         tokens = self.get_task_tokens(self._sample_tasks(batch_data_samples), device=x[0].device)
         cls_list, mask_list, _ = self.forward_decoder(self.forward_pixel(x), tokens)
         return cls_list, mask_list
@@ -233,7 +287,17 @@ class OneFormerHead(Mask2FormerHead):
 
     # --------------------------------------------------------------------- loss
     def loss(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Matched classification/mask/dice losses on every prediction + the contrastive loss."""
+        """Matched classification / mask / dice losses on every prediction + the query-text contrastive loss.
+
+        Args:
+            x (Sequence[Tensor]): Backbone (+ neck) features, level i (B, in_channels[i], H/s_i, W/s_i).
+            batch_data_samples (list[DetDataSample]): B samples with ``gt_instances`` (``labels`` (n,), ``masks``
+                (n, H, W)) and ``task`` / ``text_tokens`` metainfo.
+
+        Returns:
+            dict[str, Tensor]: scalar losses (``loss_cls``, ``loss_mask``, ``loss_dice`` and their ``d{i}.``
+            per-layer copies, ``loss_contrastive``).
+        """
         device = x[0].device
         tasks = self._sample_tasks(batch_data_samples)
         tokens = self.get_task_tokens(tasks, device=device)
@@ -249,7 +313,16 @@ class OneFormerHead(Mask2FormerHead):
 
     def text_tokens(self, batch_data_samples: SampleList, tasks: Sequence[str], device) -> Tensor:
         """(B, num_texts, 77): each sample's text tokens (metainfo ``text_tokens``, one row per target, as the
-        pipeline builds them) truncated / padded with its task's pad text to ``num_queries - num_ctx``."""
+        pipeline builds them) truncated / padded with its task's pad text to ``num_queries - num_ctx``.
+
+        Args:
+            batch_data_samples (list[DetDataSample]): B samples with ``text_tokens`` (T_i, 77) metainfo.
+            tasks (Sequence[str]): The B samples' tasks.
+            device (torch.device): Where to put the result.
+
+        Returns:
+            Tensor: (B, num_texts, 77) int64.
+        """
         tokens = []
         for i, (sample, task) in enumerate(zip(batch_data_samples, tasks)):
             if 'text_tokens' not in sample.metainfo:
@@ -282,15 +355,32 @@ class OneFormerHead(Mask2FormerHead):
 
     # ------------------------------------------------------------------ predict
     def predict_by_pixel_feats(self, pixel_feats: PixelFeats, tasks: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Final class logits (B, N, K+1) and 1/4-scale mask logits (B, N, H/4, W/4) for one task per sample
-        (the fusion head upsamples only the queries it reads)."""
+        """Final predictions for one task per sample (the fusion head upsamples only the queries it reads).
+
+        Args:
+            pixel_feats (tuple): :meth:`forward_pixel`'s output.
+            tasks (Sequence[str]): B task names (the token of each sample).
+
+        Returns:
+            tuple[Tensor]: class logits (B, N, K+1) and 1/4-scale mask logits (B, N, H/4, W/4).
+        """
         tokens = self.get_task_tokens(tasks, device=pixel_feats[0].device)
         cls_list, mask_list, _ = self.forward_decoder(pixel_feats, tokens)
         return cls_list[-1], mask_list[-1]
 
     def predict(self, x: Sequence[Tensor], batch_data_samples: SampleList,
                 tasks: Optional[Sequence[str]] = None) -> Tuple[Tensor, Tensor]:
-        """Final class logits and mask logits upsampled to the padded batch shape (B, N, H, W)."""
+        """Final predictions, masks upsampled to the padded batch shape.
+
+        Args:
+            x (Sequence[Tensor]): Backbone (+ neck) features, level i (B, in_channels[i], H/s_i, W/s_i).
+            batch_data_samples (list[DetDataSample]): B samples with ``batch_input_shape`` (and, without
+                ``tasks``, ``task``) metainfo.
+            tasks (Sequence[str], optional): B task names; None: each sample's metainfo ``task``.
+
+        Returns:
+            tuple[Tensor]: class logits (B, N, K+1) and mask logits (B, N, H, W).
+        """
         tasks = self._sample_tasks(batch_data_samples) if tasks is None else tasks
         cls, masks = self.predict_by_pixel_feats(self.forward_pixel(x), tasks)
         img_shape = batch_data_samples[0].metainfo['batch_input_shape']

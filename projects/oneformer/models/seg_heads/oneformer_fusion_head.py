@@ -36,13 +36,29 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
     def panoptic_queries(self, mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Best score and label per query, and which queries the panoptic output keeps (an object class with
-        score > ``object_mask_thr``)."""
+        score > ``object_mask_thr``).
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits of one image.
+
+        Returns:
+            tuple[Tensor]: ``scores`` (N,) and ``labels`` (N,) of the best class, ``keep`` (N,) bool.
+        """
         scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
         keep = labels.ne(self.num_classes) & (scores > self.test_cfg.get('object_mask_thr', 0.8))
         return scores, labels, keep
 
     def panoptic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
-        """(N, K+1) logits, (N, H, W) mask logits -> ids ``label + instance_id * INSTANCE_OFFSET``, void = K."""
+        """Panoptic segmentation of one image.
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits.
+            mask_pred (Tensor): (N, H, W) mask logits at the output size.
+
+        Returns:
+            PixelData: ``sem_seg`` (1, H, W) int32 ids ``label + instance_id * INSTANCE_OFFSET`` (stuff: instance
+            id 0), void = K.
+        """
         iou_thr = self.test_cfg.get('iou_thr', 0.8)
         scores, labels, keep = self.panoptic_queries(mask_cls)
         scores, labels, masks = scores[keep], labels[keep], mask_pred[keep].sigmoid()
@@ -73,11 +89,27 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     semantic_scores = staticmethod(semantic_scores)
 
     def semantic_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> PixelData:
+        """Semantic segmentation of one image: argmax over classes of :func:`semantic_scores`.
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits.
+            mask_pred (Tensor): (N, H, W) mask logits at the output size.
+
+        Returns:
+            PixelData: ``sem_seg`` (1, H, W) int64 class labels.
+        """
         return PixelData(sem_seg=semantic_scores(mask_cls, mask_pred).max(0).indices[None])  # = argmax(0)
 
     def instance_queries(self, mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """The instance selection: top-k (``max_per_image``) of the N×K class probabilities, thing classes only.
-        Returns query indices, labels and class scores of the selected (query, class) pairs."""
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits of one image.
+
+        Returns:
+            tuple[Tensor]: query indices (n,), labels (n,) and class scores (n,) of the selected (query, class)
+            pairs, n <= ``max_per_image``.
+        """
         scores = F.softmax(mask_cls, dim=-1)[:, :-1]
         k = min(self.test_cfg.get('max_per_image', 100), scores.numel())
         top_scores, top = scores.flatten().topk(k, sorted=False)
@@ -86,8 +118,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         return top[is_thing] // self.num_classes, labels[is_thing], top_scores[is_thing]
 
     def instance_postprocess(self, mask_cls: Tensor, mask_pred: Tensor) -> InstanceData:
-        """(N, K+1) logits, (N, H, W) mask logits -> instances; score = class prob × mean mask prob inside the
-        binary mask (mask logit > 0), boxes from the masks (the official ``instance_inference``)."""
+        """Instance segmentation of one image (the official ``instance_inference``): score = class prob × mean mask
+        prob inside the binary mask (mask logit > 0), boxes from the masks.
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits.
+            mask_pred (Tensor): (N, H, W) mask logits at the output size.
+
+        Returns:
+            InstanceData: ``masks`` (n, H, W) bool, ``labels`` (n,), ``scores`` (n,), ``bboxes`` (n, 4) x1y1x2y2.
+        """
         queries, labels, scores = self.instance_queries(mask_cls)
         masks = mask_pred[queries]
         binary = masks > 0
@@ -95,7 +135,15 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         return InstanceData(bboxes=mask2bbox(binary), labels=labels, scores=scores * mask_scores, masks=binary)
 
     def read_queries(self, mask_cls: Tensor, tasks: Sequence[str]) -> Optional[Tensor]:
-        """Sorted indices of the queries whose masks the post-processors of ``tasks`` read; None = all."""
+        """Sorted indices of the queries whose masks the post-processors of ``tasks`` read.
+
+        Args:
+            mask_cls (Tensor): (N, K+1) class logits of one image.
+            tasks (Sequence[str]): The outputs to produce.
+
+        Returns:
+            Tensor | None: (n,) query indices; None: all N (the semantic output reads every mask).
+        """
         if 'semantic' in tasks:
             return None
         keep = []
@@ -111,7 +159,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         """Upsample to the padded input size, crop the padding, resize to ``out_shape``, for the rows in
         ``queries`` only (others are left uninitialised: no post-processor reads them). Bilinear resizing treats
         each query on its own, so the rows equal a full resize up to float rounding (PyTorch vectorises across
-        channels, ~1 ulp); same-size resizes are skipped (they are the identity)."""
+        channels, ~1 ulp); same-size resizes are skipped (they are the identity).
+
+        Args:
+            mask_pred (Tensor): (N, h, w) mask logits of one image (1/4 scale or padded input size).
+            queries (Tensor, optional): (n,) rows to resize; None: all.
+            pad_shape, img_shape, out_shape (tuple[int, int]): from :meth:`resize_shapes`.
+
+        Returns:
+            Tensor: (N, H_out, W_out) mask logits (rows outside ``queries`` uninitialised).
+        """
         if queries is not None and queries.numel() == 0:
             return mask_pred.new_empty((mask_pred.shape[0], ) + tuple(out_shape))
         masks = mask_pred if queries is None else mask_pred[queries]
@@ -130,7 +187,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     def resize_shapes(meta: dict, mask_pred: Tensor,
                       rescale: bool) -> Tuple[Tuple[int, int], Tuple[int, int], Tuple[int, int]]:
         """``pad_shape``, ``img_shape`` and ``out_shape`` of :meth:`resize_masks` for one sample's metainfo: the
-        padded batch input size, the un-padded image size and the output size (``ori_shape`` when ``rescale``)."""
+        padded batch input size, the un-padded image size and the output size (``ori_shape`` when ``rescale``).
+
+        Args:
+            meta (dict): The sample's metainfo (``img_shape``, ``ori_shape``, ``batch_input_shape``).
+            mask_pred (Tensor): (N, h, w) mask logits of the image.
+            rescale (bool): Output at ``ori_shape`` (else ``img_shape``).
+
+        Returns:
+            tuple[tuple[int, int]]: ``(pad_shape, img_shape, out_shape)`` as (H, W).
+        """
         img_shape = tuple(meta['img_shape'][:2])
         if 'batch_input_shape' in meta:
             pad_shape = tuple(meta['batch_input_shape'][:2])
