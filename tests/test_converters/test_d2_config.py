@@ -24,8 +24,9 @@ from oneformer.model_converters import (
     load_official_yaml,
     official_classes,
 )
+from oneformer.testing import tiny_model_cfg
 
-from ..conftest import REPO, tiny_model_cfg
+from ..conftest import REPO
 from .official_names import (
     convnext_pairs,
     d2_resnet_shapes,

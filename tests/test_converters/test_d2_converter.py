@@ -13,8 +13,9 @@ from mmdet.registry import MODELS
 from mmengine.registry import init_default_scope
 
 from oneformer.model_converters import convert_d2_checkpoint
+from oneformer.testing import tiny_model_cfg
 
-from ..conftest import REPO, tiny_model_cfg
+from ..conftest import REPO
 from .official_names import (
     convnext_pairs,
     dinat_pairs,

@@ -5,9 +5,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from oneformer.engine.hooks import class_count_problems, config_class_counts, model_class_counts
-from oneformer.testing import tiny_model_cfg
-
-from .conftest import synthetic_runner_cfg
+from oneformer.testing import synthetic_runner_cfg, tiny_model_cfg
 
 SYNTH = dict(classes=('circle', 'square', 'triangle', 'sky', 'ground'),
              thing_classes=('circle', 'square', 'triangle'), stuff_classes=('sky', 'ground'))

@@ -16,11 +16,9 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData, PixelData
 
 from oneformer.apis import OneFormerInferencer
-from oneformer.testing import config_path, tiny_model_cfg
+from oneformer.testing import config_path, synthetic_runner_cfg, tiny_model_cfg
 from oneformer.visualization import OneFormerVisualizer
 from oneformer.visualization.panels import TITLE_HEIGHT
-
-from .conftest import synthetic_runner_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

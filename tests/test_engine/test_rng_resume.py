@@ -11,8 +11,7 @@ from mmengine.runner import Runner
 
 from oneformer.engine import RNGStateHook
 from oneformer.engine.hooks import get_rng_state, set_rng_state
-
-from .conftest import synthetic_runner_cfg
+from oneformer.testing import synthetic_runner_cfg
 
 MAX_ITERS, KILL_AT = 4, 2  # 3 iterations per epoch: the resumed part crosses an epoch end
 

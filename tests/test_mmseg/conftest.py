@@ -1,11 +1,10 @@
-"""mmseg-side fixtures: mmseg's default scope per test and a tiny OneFormerSegHead config from the real one."""
+"""mmseg-side fixtures: mmseg's default scope per test, class names and the real config (builders:
+``oneformer.testing``)."""
 import os.path as osp
 
 import pytest
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
-
-from oneformer import testing
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MMSEG_CONFIGS = osp.join(REPO, 'configs', 'mmseg')
@@ -25,8 +24,3 @@ def mmseg_scope():
 def load_config(path: str = ADE_R50) -> Config:
     import oneformer  # noqa: F401
     return Config.fromfile(path)
-
-
-def tiny_seg_model_cfg(cfg: Config, num_classes=len(CLASS_NAMES), **kwargs) -> ConfigDict:
-    """The real config's EncoderDecoder with every size shrunk (see ``oneformer.testing``)."""
-    return testing.tiny_seg_model_cfg(cfg, CLASS_NAMES[:num_classes], **kwargs)

@@ -9,7 +9,9 @@ import pytest
 from mmengine.config import ConfigDict
 from mmengine.runner import Runner
 
-from .conftest import CLASS_NAMES, load_config, tiny_seg_model_cfg
+from oneformer.testing import tiny_seg_model_cfg
+
+from .conftest import CLASS_NAMES, load_config
 
 COLORS = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60]], np.uint8)
 
@@ -49,7 +51,7 @@ def _shrink_pipeline(pipeline, crop=(64, 64)):
 
 def tiny_runner_cfg(root: str, work_dir: str, max_iters: int = 4):
     cfg = load_config()
-    cfg.model = tiny_seg_model_cfg(cfg)
+    cfg.model = tiny_seg_model_cfg(cfg, CLASS_NAMES)
     dataset = dict(type='BaseSegDataset', data_root=root, img_suffix='.png', seg_map_suffix='.png',
                    reduce_zero_label=True, metainfo=dict(classes=CLASS_NAMES, palette=COLORS.tolist()))
     train_pipeline = _shrink_pipeline(cfg.train_dataloader.dataset.pipeline)

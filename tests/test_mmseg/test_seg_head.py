@@ -13,8 +13,9 @@ from mmseg.structures import SegDataSample
 
 from oneformer.models import OneFormerFusionHead, OneFormerHead
 from oneformer.tasks import task_tokens, tokenize
+from oneformer.testing import tiny_seg_model_cfg
 
-from .conftest import CLASS_NAMES, load_config, tiny_seg_model_cfg
+from .conftest import CLASS_NAMES, load_config
 
 K, N, CTX = len(CLASS_NAMES), 12, 4
 H = W = 64
@@ -22,7 +23,7 @@ H = W = 64
 
 @pytest.fixture(scope='module')
 def head_cfg():
-    return tiny_seg_model_cfg(load_config(), num_queries=N, num_ctx=CTX).decode_head
+    return tiny_seg_model_cfg(load_config(), CLASS_NAMES, num_queries=N, num_ctx=CTX).decode_head
 
 
 def _head(head_cfg, **overrides):
