@@ -80,13 +80,21 @@ def table(rows: List[dict]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.out:  # check the target before measuring
+        with open(args.out, encoding='utf-8') as f:
+            doc = f.read()
+        if BEGIN not in doc or END not in doc:
+            print(f'{args.out} has no {BEGIN} ... {END} markers', file=sys.stderr)
+            return 1
     import torch
     from mmengine.config import Config
+    from mmengine.registry import init_default_scope
 
     from oneformer.testing import config_path
     from oneformer.testing.backbone_matrix import DEMO_CONFIG, FAMILIES
 
     torch.set_num_threads(args.threads)
+    init_default_scope('mmdet')
     torch.manual_seed(0)
     demo = Config.fromfile(config_path(DEMO_CONFIG))
     families = [f for f in FAMILIES if args.only is None or f['name'] in args.only]
@@ -100,11 +108,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     text = table(rows) + '\n\n' + note
     print(text)
     if args.out:
-        with open(args.out, encoding='utf-8') as f:
-            doc = f.read()
-        if BEGIN not in doc or END not in doc:
-            print(f'{args.out} has no {BEGIN} ... {END} markers', file=sys.stderr)
-            return 1
         head, rest = doc.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
         with open(args.out, 'w', encoding='utf-8') as f:
