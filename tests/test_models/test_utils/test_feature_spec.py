@@ -157,3 +157,23 @@ def test_a_head_built_on_its_own_needs_its_inputs():
     head = tiny_model_cfg().panoptic_head
     with pytest.raises(ValueError, match='a head built on its own needs both'):
         MODELS.build(head)
+
+
+def test_declared_output_spec_is_used_without_a_forward_and_is_exact():
+    """DiNAT declares its outputs (a dry forward of large dilations pads every map to kernel x dilation)."""
+    cfg = tiny_model_cfg()
+    cfg.backbone = dict(type='DiNAT', embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4], kernel_size=3,
+                        dilations=[[1]] * 4, mlp_ratio=2.0)
+    backbone = MODELS.build(cfg.backbone)
+    backbone.eval()
+    with torch.no_grad():
+        outs = backbone(torch.zeros(1, 3, 64, 64))
+    assert backbone.output_spec() == tuple(feature_spec(outs, 64))
+    from oneformer.models.backbones import DiNAT
+    forward = DiNAT.forward
+    try:
+        DiNAT.forward = lambda *a: pytest.fail('no dry forward expected')
+        model = MODELS.build(cfg)
+    finally:
+        DiNAT.forward = forward
+    assert model.panoptic_head.in_channels == [16, 32, 64, 128]

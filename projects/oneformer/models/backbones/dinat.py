@@ -355,6 +355,11 @@ class DiNAT(BaseModule):
         self._freeze_stages()
         return self
 
+    def output_spec(self) -> Tuple[List[int], List[int]]:
+        """Channels and strides of the returned maps, exact without running the model (the model builders read
+        them instead of a dry forward, which at small sizes pads every map to ``kernel_size * dilation``)."""
+        return [self.num_features[i] for i in self.out_indices], [2**(i + 2) for i in self.out_indices]
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract features.
 

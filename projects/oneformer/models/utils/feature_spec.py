@@ -152,7 +152,11 @@ def fill_neck(cfg: ConfigDict, outs: Sequence[Tensor], size: int, registry) -> C
 def resolve_head_inputs(head_cfg: ConfigDict, backbone: nn.Module, neck: Optional[nn.Module], where: str,
                         size: int = PROBE_SIZE) -> ConfigDict:
     """``head_cfg`` with ``in_channels`` / ``strides`` found from (or checked against) ``backbone`` and ``neck``
-    with one dry forward (see :func:`dry_forward`, :func:`feature_spec`)."""
+    with one dry forward (see :func:`dry_forward`, :func:`feature_spec`), or, without a neck, from the backbone's
+    ``output_spec()`` where it declares its exact outputs (our DiNAT: a dry forward of large dilations is costly)."""
+    if neck is None and callable(getattr(backbone, 'output_spec', None)):
+        channels, strides = backbone.output_spec()
+        return check_or_fill(head_cfg, FeatureSpec(list(channels), list(strides)), where)
     try:
         _, outs = dry_forward([backbone, neck], size)
     except Exception as err:  # a backbone that cannot run at the probe size: only given values can be used
