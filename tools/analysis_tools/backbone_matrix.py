@@ -9,6 +9,7 @@ predicting the three tasks (backbone and pixel decoder once, the decoder once pe
 ``--out`` rewrites the table between the ``<!-- backbone-matrix -->`` markers of that file.
 """
 import argparse
+import os
 import os.path as osp
 import platform
 import statistics
@@ -102,8 +103,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     for family in families:
         rows.append(dict(measure(family, demo, args.repeats), family=family))
         print(f"{family['name']}: {rows[-1]['backbone_ms']:.1f} / {rows[-1]['model_ms']:.1f} ms", file=sys.stderr)
-    note = (f'{len(rows)} families; CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, '
-            f'{args.threads} thread(s), median of {args.repeats} runs at 128x128, batch 1; command: '
+    note = (f'{len(rows)} families; CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, load '
+            f'average {os.getloadavg()[0]:.1f} at the end), torch {torch.__version__}, {args.threads} thread(s), '
+            f'median of {args.repeats} runs at 128x128, batch 1; command: '
             f'`python tools/analysis_tools/backbone_matrix.py --threads {args.threads} --repeats {args.repeats}`')
     text = table(rows) + '\n\n' + note
     print(text)
