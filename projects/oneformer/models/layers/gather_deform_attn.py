@@ -71,21 +71,22 @@ def deform_attn_per_level(value: Tensor, value_spatial_shapes: Tensor, sampling_
                           attention_weights: Tensor) -> Tensor:
     """mmcv's ``grid_sample`` formulation with the weighted sum done level by level: no stacked
     (B·heads, C, queries, levels·points) copy. Used when gradients are needed, where the gather's backward
-    (``embedding_bag``'s sort-based dense gradient) is slower than ``grid_sample``'s. Arguments as
-    :func:`deform_attn_gather`."""
+    (``embedding_bag``'s sort-based dense gradient) is slower than ``grid_sample``'s, and as the ONNX export's
+    formulation (``oneformer.deployment.deform_attn``): the level sizes are read by iterating the shapes tensor,
+    never with ``int()``, so under tracing they stay graph values and a dynamic-size graph is right at any size.
+    Arguments as :func:`deform_attn_gather`."""
     bs, _, num_heads, channels = value.shape
     _, num_query, _, num_levels, num_points, _ = sampling_locations.shape
-    sizes = [(int(h), int(w)) for h, w in value_spatial_shapes]
-    values = value.split([h * w for h, w in sizes], dim=1)
+    values = value.split([h * w for h, w in value_spatial_shapes], dim=1)
     grids = 2 * sampling_locations - 1
     weights = attention_weights.transpose(1, 2).reshape(bs * num_heads, 1, num_query, num_levels, num_points)
     out = 0
-    for level, (h, w) in enumerate(sizes):
+    for level, (h, w) in enumerate(value_spatial_shapes):
         value_l = values[level].flatten(2).transpose(1, 2).reshape(bs * num_heads, channels, h, w)
         grid_l = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)  # (B·heads, queries, points, 2)
         sampled = F.grid_sample(value_l, grid_l, mode='bilinear', padding_mode='zeros', align_corners=False)
         out = out + (sampled * weights[:, :, :, level]).sum(-1)  # (B·heads, C, queries)
-    return out.view(bs, num_heads * channels, num_query).transpose(1, 2).contiguous()
+    return out.reshape(bs, num_heads * channels, num_query).transpose(1, 2).contiguous()
 
 
 def deform_attn(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
