@@ -1,4 +1,4 @@
-# MaskFormer (mmdet), panoptic only, on the synthetic shapes dataset: the optional `--with-maskformer` peer of the
+# MaskFormer (mmdet), panoptic only, on the synthetic shapes dataset: the MaskFormer peer of the default leaderboard of the
 # demo OneFormer (configs/oneformer/oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py) in
 # tools/analysis_tools/compare_segmentors.py. Same backbone, widths, queries, data, pipeline and schedule as the
 # Mask2Former peers; MaskFormer's own pixel decoder (a plain transformer encoder on the last feature map, 2 layers

@@ -91,6 +91,9 @@ def published(dataset: str) -> List[Dict]:
                     name = model.get('Name', '')
                     mmeta = model.get('Metadata') or {}
                     fields = _name_fields(name)
+                    arch = mmeta.get('Architecture')
+                    if isinstance(arch, list) and len(arch) >= 2:  # mmseg: [backbone, method]
+                        fields['backbone'] = str(arch[0])
                     iters = mmeta.get('Iterations') or mmeta.get('Epochs')
                     rows.append(dict(
                         source=source, model=model.get('In Collection') or name, name=name, task=task,
