@@ -65,7 +65,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,  # one loader worker: the model step uses both cores
-    sampler=dict(type='DefaultSampler', shuffle=True),  # the demo's sampler (same image order for a seed)
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # the demo's sampler (same image order for a seed)
     dataset=dict(
         type='BaseSegDataset',
         data_root=data_root,

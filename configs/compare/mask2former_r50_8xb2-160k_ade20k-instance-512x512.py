@@ -62,6 +62,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=2,  # 8 GPUs x 2
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration based, as OneFormer's recipe
     dataset=dict(
         data_root=data_root,
         metainfo=dict(classes=ade20k_thing_classes),

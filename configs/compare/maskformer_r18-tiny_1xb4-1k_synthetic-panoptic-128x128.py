@@ -70,6 +70,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,  # one loader worker: the model step uses both cores
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # the demo's sampler (same image order for a seed)
     batch_sampler=None,  # plain batches of the shuffled sampler, as for the demo (all images are 128x128)
     dataset=dict(
         type='CocoPanopticDataset',

@@ -7,22 +7,7 @@
 # Published by the authors (official checkpoint 250_16_convnext_xl_oneformer_cityscapes_90k.pth,
 #   not reproduced here): PQ 68.4, AP 46.7, mIoU 83.6 (84.6 ms+flip), 372M parameters.
 #   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
-_base_ = [
-    '../_base_/models/oneformer_convnext-xl.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/schedule_cityscapes_90k.py', '../_base_/default_runtime.py'
-]
+_base_ = ['./oneformer_swin-l-p4-w12-384-in21k_8xb2-90k_cityscapes-panoptic-512x1024.py', '../_base_/models/backbones/convnext-xl.py']
 custom_imports = dict(imports=['oneformer', 'mmpretrain.models'], allow_failed_imports=False)
 
-num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
-object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Cityscapes)
-
-model = dict(
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
-
-train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16
+model = _base_.convnext_xl_model

@@ -18,10 +18,9 @@ _base_ = './oneformer_dinat-l-k11-384-in21k_8xb2-160k_ade20k-panoptic-1280x1280.
 
 load_from = 'checkpoints/150_16_dinat_l_oneformer_coco_100ep.pth'  # converted, see above
 
-num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES: the COCO model's 150
+num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES: the COCO model's 150 (TEST.DETECTIONS_PER_IMAGE follows)
 
 model = dict(
     backbone=dict(init_cfg=None),  # the ImageNet weights would be overwritten by load_from
     load_mismatch='reinit_cls',  # another dataset's class head (see above)
-    panoptic_head=dict(num_queries=num_queries),
-    test_cfg=dict(max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 150
+    panoptic_head=dict(num_queries=num_queries))

@@ -8,29 +8,9 @@
 # Published by the authors (official checkpoint 150_16_dinat_l_oneformer_coco_100ep.pth,
 #   not reproduced here): PQ 58.0 (PQth 64.3, PQst 48.4), AP 49.2, mIoU 68.1, 223M parameters.
 #   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
-_base_ = [
-    '../_base_/models/oneformer_dinat-l.py', '../_base_/datasets/coco_panoptic.py',
-    '../_base_/schedules/schedule_coco_100e.py', '../_base_/default_runtime.py'
-]
+_base_ = ['./oneformer_swin-l-p4-w12-384-in21k_16xb1-100e_coco-panoptic.py', '../_base_/models/backbones/dinat-l.py']
 
-num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES (150 on COCO for every backbone)
-object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (COCO)
-
-model = dict(
-    data_preprocessor=dict(batch_augments=[
-        # LSJ: every image of the batch is padded to 1024x1024 (d2 FixedSizeCrop pads the crop)
-        dict(type='BatchFixedSizePad', size=_base_.image_size, img_pad_value=0, pad_mask=True, mask_pad_value=0,
-             pad_seg=True, seg_pad_value=255)
-    ]),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 150
+model = _base_.dinat_l_model
 
 # SOLVER.STEPS (655556, 710184) of the DiNAT-L yaml (the Swin-L yaml decays at 735184)
 param_scheduler = [dict(_base_.param_scheduler[0], milestones=[655556, 710184])]
-
-train_dataloader = dict(batch_size=1)  # 16 GPUs x 1 = SOLVER.IMS_PER_BATCH 16

@@ -7,26 +7,6 @@
 # Published by the authors (official checkpoint 250_16_dinat_l_oneformer_ade20k_160k.pth,
 #   not reproduced here): PQ 50.5, AP 36.0, mIoU 58.3 (58.4 ms+flip), 223M parameters.
 #   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
-_base_ = [
-    '../_base_/models/oneformer_dinat-l.py', '../_base_/datasets/ade20k_panoptic_640.py',
-    '../_base_/schedules/schedule_ade20k_160k.py', '../_base_/default_runtime.py'
-]
+_base_ = ['./oneformer_swin-l-p4-w12-384-in21k_8xb2-160k_ade20k-panoptic-640x640.py', '../_base_/models/backbones/dinat-l.py']
 
-num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
-object_mask_thr = 0.5  # MODEL.TEST.OBJECT_MASK_THRESHOLD (ADE20K)
-
-model = dict(
-    data_preprocessor=dict(batch_augments=[
-        # INPUT.SIZE_DIVISIBILITY 640: every crop is padded to exactly 640x640 (pixels outside are void)
-        dict(type='BatchFixedSizePad', size=_base_.crop_size[::-1], img_pad_value=0, pad_mask=True,
-             mask_pad_value=0, pad_seg=True, seg_pad_value=255)
-    ]),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
-
-train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16
+model = _base_.dinat_l_model

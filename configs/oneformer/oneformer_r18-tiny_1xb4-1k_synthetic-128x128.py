@@ -5,8 +5,6 @@ _base_ = [
     '../_base_/models/oneformer_r50.py', '../_base_/datasets/synthetic_panoptic.py',
     '../_base_/schedules/oneformer_adamw.py', '../_base_/default_runtime.py'
 ]
-num_things_classes = 3
-num_stuff_classes = 2
 num_queries = 32  # text list: 32 - 16 context embeddings = 16 entries
 hidden_dim = 64
 max_iters = 1000  # ~4-5 min on 2 CPU cores; PQ ~70 is reached after ~400
@@ -18,8 +16,8 @@ model = dict(
     panoptic_head=dict(
         feat_channels=hidden_dim,
         out_channels=hidden_dim,
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_things_classes=_base_.num_things_classes,
+        num_stuff_classes=_base_.num_stuff_classes,
         num_queries=num_queries,
         pixel_decoder=dict(
             encoder=dict(
@@ -43,9 +41,7 @@ model = dict(
                 cross_attn_cfg=dict(embed_dims=hidden_dim, num_heads=4, dropout=0.0),
                 ffn_cfg=dict(embed_dims=hidden_dim, feedforward_channels=256, ffn_drop=0.0)))),
         text_mapper=dict(embed_dims=hidden_dim, width=64, num_layers=2, num_heads=1)),
-    panoptic_fusion_head=dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes),
-    train_cfg=dict(num_points=2048),  # masks are 32x32 at 1/4 of 128 px
-    test_cfg=dict(max_per_image=num_queries))
+    train_cfg=dict(num_points=2048))  # masks are 32x32 at 1/4 of 128 px
 
 # one loader worker: the model step uses both cores
 train_dataloader = dict(batch_size=4, num_workers=1)

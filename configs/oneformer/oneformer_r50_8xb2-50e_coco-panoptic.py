@@ -12,17 +12,9 @@ num_queries = 150  # ONE_FORMER.NUM_OBJECT_QUERIES
 object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (COCO)
 
 model = dict(
-    data_preprocessor=dict(batch_augments=[
-        # LSJ: every image of the batch is padded to 1024x1024 (d2 FixedSizeCrop pads the crop)
-        dict(type='BatchFixedSizePad', size=_base_.image_size, img_pad_value=0, pad_mask=True, mask_pad_value=0,
-             pad_seg=True, seg_pad_value=255)
-    ]),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE
+    data_preprocessor=dict(batch_augments=_base_.batch_augments),  # LSJ: padded to 1024x1024
+    panoptic_head=dict(num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes,
+                       num_queries=num_queries),
+    test_cfg=dict(object_mask_thr=object_mask_thr))  # max_per_image (TEST.DETECTIONS_PER_IMAGE) = num_queries
 
 train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = IMS_PER_BATCH 16

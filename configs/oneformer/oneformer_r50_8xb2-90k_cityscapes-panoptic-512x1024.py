@@ -15,12 +15,8 @@ object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Cityscapes)
 model = dict(
     # RESNETS.NORM SyncBN, FREEZE_AT 0: trainable synchronised BN (the runner turns it into BN without DDP)
     backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True), norm_eval=False),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE
+    panoptic_head=dict(num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes,
+                       num_queries=num_queries),
+    test_cfg=dict(object_mask_thr=object_mask_thr))  # max_per_image (TEST.DETECTIONS_PER_IMAGE) = num_queries
 
 train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = IMS_PER_BATCH 16

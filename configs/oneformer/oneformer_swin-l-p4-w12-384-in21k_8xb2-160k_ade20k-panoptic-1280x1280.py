@@ -15,17 +15,9 @@ num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
 object_mask_thr = 0.5  # MODEL.TEST.OBJECT_MASK_THRESHOLD (ADE20K)
 
 model = dict(
-    data_preprocessor=dict(batch_augments=[
-        # INPUT.SIZE_DIVISIBILITY 1280: every crop is padded to exactly 1280x1280 (pixels outside are void)
-        dict(type='BatchFixedSizePad', size=_base_.crop_size[::-1], img_pad_value=0, pad_mask=True,
-             mask_pad_value=0, pad_seg=True, seg_pad_value=255)
-    ]),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
+    data_preprocessor=dict(batch_augments=_base_.batch_augments),  # INPUT.SIZE_DIVISIBILITY
+    panoptic_head=dict(num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes,
+                       num_queries=num_queries),
+    test_cfg=dict(object_mask_thr=object_mask_thr))  # max_per_image (TEST.DETECTIONS_PER_IMAGE) = num_queries
 
 train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16

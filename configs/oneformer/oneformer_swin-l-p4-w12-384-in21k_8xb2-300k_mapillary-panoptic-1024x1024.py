@@ -8,26 +8,9 @@
 # Published by the authors (official checkpoint 250_16_swin_l_oneformer_mapillary_300k.pth,
 #   not reproduced here): PQ 46.7, mIoU 62.9 (64.1 ms+flip), 219M parameters.
 #   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
-_base_ = [
-    '../_base_/models/oneformer_swin-l.py', '../_base_/datasets/mapillary_panoptic.py',
-    '../_base_/schedules/schedule_mapillary_300k.py', '../_base_/default_runtime.py'
-]
+_base_ = ['./oneformer_r50_8xb2-300k_mapillary-panoptic-1024x1024.py', '../_base_/models/backbones/swin-l.py']
 
-num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
-object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Mapillary Vistas)
-
+num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES (test_cfg.max_per_image follows)
 model = dict(
-    data_preprocessor=dict(batch_augments=[
-        # INPUT.SIZE_DIVISIBILITY 1024: every crop is padded to exactly 1024x1024 (pixels outside are void)
-        dict(type='BatchFixedSizePad', size=_base_.crop_size[::-1], img_pad_value=0, pad_mask=True,
-             mask_pad_value=0, pad_seg=True, seg_pad_value=255)
-    ]),
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
-
-train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16
+    backbone=_base_.swin_l_model.backbone,
+    panoptic_head=dict(in_channels=_base_.swin_l_model.panoptic_head.in_channels, num_queries=num_queries))

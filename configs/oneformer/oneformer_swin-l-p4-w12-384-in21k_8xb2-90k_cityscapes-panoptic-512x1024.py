@@ -6,21 +6,9 @@
 # Published by the authors (official checkpoint 250_16_swin_l_oneformer_cityscapes_90k.pth,
 #   not reproduced here): PQ 67.2, AP 45.6, mIoU 83.0 (84.4 ms+flip), 219M parameters.
 #   This config builds the architecture of that checkpoint; it loads it once converted (README.md).
-_base_ = [
-    '../_base_/models/oneformer_swin-l.py', '../_base_/datasets/cityscapes_panoptic.py',
-    '../_base_/schedules/schedule_cityscapes_90k.py', '../_base_/default_runtime.py'
-]
+_base_ = ['./oneformer_r50_8xb2-90k_cityscapes-panoptic-512x1024.py', '../_base_/models/backbones/swin-l.py']
 
-num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES
-object_mask_thr = 0.8  # MODEL.TEST.OBJECT_MASK_THRESHOLD (Cityscapes)
-
+num_queries = 250  # ONE_FORMER.NUM_OBJECT_QUERIES (test_cfg.max_per_image follows)
 model = dict(
-    panoptic_head=dict(
-        num_things_classes=_base_.num_things_classes,
-        num_stuff_classes=_base_.num_stuff_classes,
-        num_queries=num_queries),
-    panoptic_fusion_head=dict(
-        num_things_classes=_base_.num_things_classes, num_stuff_classes=_base_.num_stuff_classes),
-    test_cfg=dict(object_mask_thr=object_mask_thr, max_per_image=num_queries))  # TEST.DETECTIONS_PER_IMAGE 250
-
-train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 = SOLVER.IMS_PER_BATCH 16
+    backbone=_base_.swin_l_model.backbone,
+    panoptic_head=dict(in_channels=_base_.swin_l_model.panoptic_head.in_channels, num_queries=num_queries))

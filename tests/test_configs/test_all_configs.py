@@ -289,7 +289,8 @@ def test_paper_hyper_parameters(name):
     m = cfg.model
     assert m.panoptic_head.num_queries == exp['queries'] == cfg.num_queries
     assert m.test_cfg.object_mask_thr == exp['thr'] and m.test_cfg.iou_thr == 0.8  # OVERLAP_THRESHOLD
-    assert m.test_cfg.max_per_image == exp['queries']  # TEST.DETECTIONS_PER_IMAGE
+    _, built_test_cfg = MODELS.get('OneFormer').follow_head_sizes(m.panoptic_head, m.panoptic_fusion_head, m.test_cfg)
+    assert built_test_cfg.max_per_image == exp['queries']  # TEST.DETECTIONS_PER_IMAGE
     assert m.test_cfg.tasks == ('panoptic', 'instance', 'semantic')
 
     bb = exp['backbone']
@@ -398,8 +399,16 @@ def test_shared_blocks_are_written_once():
         for block in ("type='SwinTransformer'", "type='mmpretrain.ConvNeXt'", "type='DiNAT'"):
             assert block not in text, (name, block)
     for family in ('swin-l', 'convnext-l', 'convnext-xl', 'dinat-l'):
-        assert "_base_ = './oneformer_" in read(osp.join(base, 'models', f'oneformer_{family}.py'))
-    for dataset in ('ade20k_panoptic.py', 'cityscapes_panoptic.py', 'mapillary_panoptic.py'):
+        text = read(osp.join(base, 'models', f'oneformer_{family}.py'))
+        assert f"_base_ = ['./oneformer_r50.py', './backbones/{family}.py']" in text, family
+    # the zoo configs of a dataset inherit its recipe and swap the backbone (mmdet's mask2former_swin-* pattern)
+    for name in set(CONFIGS) - own_backbone - {DEMO}:
+        text = read(osp.join(CFG_DIR, name))
+        assert 'panoptic_fusion_head=' not in text and 'max_per_image=' not in text, name  # follow the head
+        if '_base_/models/backbones/' in text:
+            assert "_base_ = ['./oneformer_" in text, name
+    for dataset in ('ade20k_panoptic.py', 'cityscapes_panoptic.py', 'mapillary_panoptic.py', 'coco_panoptic.py',
+                    'synthetic_panoptic.py'):
         text = read(osp.join(base, 'datasets', dataset))
         assert "_base_ = './oneformer_panoptic_base.py'" in text and 'persistent_workers' not in text, dataset
     assert read(osp.join(base, 'default_runtime.py')).count("_base_ = 'mmdet::_base_/default_runtime.py'") == 1
@@ -429,10 +438,12 @@ def _check_consistency(cfg):
     assert cfg.val_dataloader.dataset.pipeline == cfg.test_pipeline
     meta = _dataset_meta(cfg.train_dataloader.dataset)
     things, stuff = len(meta['thing_classes']), len(meta['stuff_classes'])
-    for part in (m.panoptic_head, m.panoptic_fusion_head, cfg):
+    # the fusion head and the instance top-k follow the head unless set (OneFormer.follow_head_sizes)
+    fusion, test_cfg = MODELS.get('OneFormer').follow_head_sizes(m.panoptic_head, m.panoptic_fusion_head, m.test_cfg)
+    for part in (m.panoptic_head, fusion, cfg):
         assert (part.num_things_classes, part.num_stuff_classes) == (things, stuff)
     assert not {'num_queries', 'num_text_ctx', 'num_things_classes', 'num_stuff_classes'} & set(targets)
-    assert m.panoptic_head.num_queries == m.test_cfg.max_per_image  # the query count lives in the model only
+    assert m.panoptic_head.num_queries == test_cfg.max_per_image  # the query count lives in the model only
     return meta
 
 

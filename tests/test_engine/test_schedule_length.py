@@ -67,3 +67,11 @@ def test_epoch_based_and_unknown_configs_pass_through():
     cfg = Config(dict(train_cfg=dict(max_iters=10), param_scheduler=[dict(type='LinearLR', end=50, by_epoch=False)]))
     schedule_length.follow_max_iters(cfg, 100)
     assert cfg.param_scheduler[0].end == 50  # a warm-up that did not end at the old length keeps its end
+
+
+def test_epoch_based_training_with_the_endless_sampler_is_refused():
+    options = {'train_cfg': dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2)}
+    with pytest.raises(ValueError, match='max_epochs=2.*InfiniteSampler.*DefaultSampler'):
+        _setup(ADE, options)
+    options['train_dataloader.sampler.type'] = 'DefaultSampler'
+    assert _setup(ADE, options).train_cfg.max_epochs == 2

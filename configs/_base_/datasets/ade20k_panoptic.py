@@ -14,6 +14,8 @@ crop_size = (512, 512)  # (w, h) INPUT.CROP.SIZE (512, 512); the model pads ever
 # (long edge, short edge)
 train_scales = [(2048, int(x * 0.1 * 512)) for x in range(5, 21)]
 test_scale = (2048, 512)  # INPUT.MAX_SIZE_TEST 2048, MIN_SIZE_TEST 512
+# INPUT.SIZE_DIVISIBILITY 512: every training crop is padded to exactly 512x512 (pixels outside are void)
+batch_augments = [dict(_base_.fixed_size_pad, size=crop_size[::-1])]
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),

@@ -7,23 +7,13 @@ crop_size = (1280, 1280)  # (w, h) INPUT.CROP.SIZE; the model pads every crop to
 train_scales = [(5120, int(x * 0.1 * 1280)) for x in range(5, 21)]
 test_scale = (5120, 1280)  # INPUT.MAX_SIZE_TEST 5120, MIN_SIZE_TEST 1280
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
-    dict(type='LoadPanopticSegments', backend_args=_base_.backend_args),
-    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, crop_type='absolute', recompute_bbox=True,
-         allow_negative_crop=True),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='OneFormerTaskTargets', task_probs=_base_.task_probs),
-    dict(type='PackDetInputs', meta_keys=_base_.meta_keys)
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadPanopticTestAnnotations', backend_args=_base_.backend_args),
-    dict(type='PackDetInputs', meta_keys=_base_.test_meta_keys)
-]
+# INPUT.SIZE_DIVISIBILITY 1280: every training crop is padded to exactly 1280x1280 (pixels outside are void)
+batch_augments = [dict(_base_.fixed_size_pad, size=crop_size[::-1])]
+
+# ade20k_panoptic.py's pipelines with these sizes (mmengine built the base's with the base's own sizes)
+resize_and_crop = dict(RandomChoiceResize=dict(scales=train_scales), RandomCrop=dict(crop_size=crop_size))
+train_pipeline = [dict(t, **resize_and_crop.get(t.type, {})) for t in _base_.train_pipeline]
+test_pipeline = [dict(t, scale=test_scale) if t.type == 'Resize' else t for t in _base_.test_pipeline]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -66,7 +66,7 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration-based recipes: no restart at epoch ends
     dataset=dict(
         type=dataset_type,
         metainfo=metainfo,

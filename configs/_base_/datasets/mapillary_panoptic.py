@@ -16,6 +16,8 @@ crop_size = (1024, 1024)  # (w, h) INPUT.CROP.SIZE; the model pads every crop to
 # INPUT.MIN_SIZE_TRAIN [int(x * 0.1 * 2048) for x in range(5, 21)] (choice), MAX_SIZE_TRAIN 8192
 train_scales = [(8192, int(x * 0.1 * 2048)) for x in range(5, 21)]
 test_scale = (2048, 2048)  # INPUT.MAX_SIZE_TEST 2048, MIN_SIZE_TEST 2048: the long edge becomes 2048
+# INPUT.SIZE_DIVISIBILITY 1024: every training crop is padded to exactly 1024x1024 (pixels outside are void)
+batch_augments = [dict(_base_.fixed_size_pad, size=crop_size[::-1])]
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),

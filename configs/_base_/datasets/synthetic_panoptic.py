@@ -1,70 +1,56 @@
 # The synthetic shapes dataset (3 things: circle/square/triangle, 2 stuff: sky/ground), 128x128 images.
 # Make it with: python tools/dataset_converters/make_synthetic_panoptic.py data/synthetic
 # Small enough to train a tiny OneFormer on CPU.
+_base_ = './oneformer_panoptic_base.py'
 
 dataset_type = 'SyntheticPanopticDataset'
 data_root = 'data/synthetic/'
-backend_args = None
 
 num_things_classes = 3
 num_stuff_classes = 2
 num_classes = num_things_classes + num_stuff_classes
-task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
 image_size = (128, 128)
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'task',
-             'text_tokens')
-test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadPanopticSegments', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
+    dict(type='LoadPanopticSegments', backend_args=_base_.backend_args),
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=image_size, crop_type='absolute', recompute_bbox=True,
          allow_negative_crop=True),
-    dict(type='OneFormerTaskTargets', task_probs=task_probs),
-    dict(type='PackDetInputs', meta_keys=meta_keys)
+    dict(type='OneFormerTaskTargets', task_probs=_base_.task_probs),
+    dict(type='PackDetInputs', meta_keys=_base_.meta_keys)
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadPanopticTestAnnotations', backend_args=backend_args),
-    dict(type='PackDetInputs', meta_keys=test_meta_keys)
+    dict(type='LoadPanopticTestAnnotations', backend_args=_base_.backend_args),
+    dict(type='PackDetInputs', meta_keys=_base_.test_meta_keys)
 ]
 
 train_dataloader = dict(
     batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='panoptic_train/'),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='val/', seg='panoptic_val/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = [
     dict(type='OneFormerPanopticMetric', ann_file=data_root + 'annotations/panoptic_val.json',
-         seg_prefix=data_root + 'panoptic_val/', backend_args=backend_args),
+         seg_prefix=data_root + 'panoptic_val/', backend_args=_base_.backend_args),
     dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='segm',
-         backend_args=backend_args),
+         backend_args=_base_.backend_args),
     dict(type='OneFormerSemSegMetric', iou_metrics=['mIoU'])
 ]
 test_evaluator = val_evaluator

@@ -86,12 +86,8 @@ model = dict(
         loss_dice=dict(
             type='DiceLoss', use_sigmoid=True, activate=True, reduction='mean', naive_dice=True, eps=1.0,
             loss_weight=5.0)),
-    panoptic_fusion_head=dict(
-        type='OneFormerFusionHead',
-        num_things_classes=80,
-        num_stuff_classes=53,
-        loss_panoptic=None,
-        init_cfg=None),
+    # its num_things_classes / num_stuff_classes follow panoptic_head's unless set (the OneFormer detector)
+    panoptic_fusion_head=dict(type='OneFormerFusionHead', loss_panoptic=None, init_cfg=None),
     train_cfg=dict(
         num_points=12544,  # 112 * 112
         oversample_ratio=3.0,
@@ -109,6 +105,5 @@ model = dict(
         # would make that one token produce all of them (official MODEL.TEST.TASK evaluation)
         tasks=('panoptic', 'instance', 'semantic'),
         object_mask_thr=0.8,  # COCO/Cityscapes 0.8, ADE20K 0.5
-        iou_thr=0.8,  # OVERLAP_THRESHOLD
-        max_per_image=150),  # instance top-k = TEST.DETECTIONS_PER_IMAGE = N
+        iou_thr=0.8),  # OVERLAP_THRESHOLD; max_per_image (instance top-k, TEST.DETECTIONS_PER_IMAGE) = num_queries
     init_cfg=None)

@@ -3,27 +3,11 @@
 # MAX_SIZE 8960, FLIP True. Everything else as oneformer_tta_ade20k.py (640 crop).
 _base_ = './oneformer_tta_ade20k.py'
 
-tta_model = dict(type='OneFormerTTAModel', single_scale=(8960, 1280))  # MIN_SIZE_TEST 1280
+tta_model = dict(single_scale=(8960, 1280))  # MIN_SIZE_TEST 1280
+tta_max_size, tta_min_sizes = 8960, [640, 960, 1280, 1600, 1920, 2240]  # TEST.AUG.MAX_SIZE, MIN_SIZES
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(8960, 640), keep_ratio=True),
-                dict(type='Resize', scale=(8960, 960), keep_ratio=True),
-                dict(type='Resize', scale=(8960, 1280), keep_ratio=True),
-                dict(type='Resize', scale=(8960, 1600), keep_ratio=True),
-                dict(type='Resize', scale=(8960, 1920), keep_ratio=True),
-                dict(type='Resize', scale=(8960, 2240), keep_ratio=True),
-            ],
-            [dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadPanopticTestAnnotations', backend_args=None)],
-            [
-                dict(
-                    type='PackDetInputs',
-                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'scale', 'flip',
-                               'flip_direction'))
-            ],
-        ])
+    _base_.tta_pipeline[0],
+    dict(_base_.tta_pipeline[1],
+         transforms=[[dict(type='Resize', scale=(tta_max_size, s), keep_ratio=True) for s in tta_min_sizes]] +
+         _base_.tta_pipeline[1].transforms[1:])
 ]

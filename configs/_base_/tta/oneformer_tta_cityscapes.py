@@ -9,27 +9,13 @@
 # pipeline. OneFormerTTAModel reads `scale`, `flip` and `flip_direction` from the metainfo: the un-flipped view at
 # `single_scale` (the test size, MIN_SIZE_TEST 1024; 2048x1024 as with MAX_SIZE_TEST 2048) gives the single-scale
 # panoptic and instance outputs.
-tta_model = dict(type='OneFormerTTAModel', single_scale=(4096, 1024))
+_base_ = './oneformer_tta_ade20k.py'  # the same pipeline with Cityscapes's scales
+
+tta_model = dict(single_scale=(4096, 1024))  # MIN_SIZE_TEST 1024
+tta_max_size, tta_min_sizes = 4096, [512, 768, 1024, 1280, 1536, 1792]  # TEST.AUG.MAX_SIZE, MIN_SIZES
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(4096, 512), keep_ratio=True),
-                dict(type='Resize', scale=(4096, 768), keep_ratio=True),
-                dict(type='Resize', scale=(4096, 1024), keep_ratio=True),
-                dict(type='Resize', scale=(4096, 1280), keep_ratio=True),
-                dict(type='Resize', scale=(4096, 1536), keep_ratio=True),
-                dict(type='Resize', scale=(4096, 1792), keep_ratio=True),
-            ],
-            [dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadPanopticTestAnnotations', backend_args=None)],
-            [
-                dict(
-                    type='PackDetInputs',
-                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'scale', 'flip',
-                               'flip_direction'))
-            ],
-        ])
+    _base_.tta_pipeline[0],
+    dict(_base_.tta_pipeline[1],
+         transforms=[[dict(type='Resize', scale=(tta_max_size, s), keep_ratio=True) for s in tta_min_sizes]] +
+         _base_.tta_pipeline[1].transforms[1:])
 ]

@@ -20,6 +20,7 @@ from mmdet.structures import SampleList
 from mmengine.config import Config, ConfigDict
 from torch import Tensor, nn
 
+from ..models.detectors import OneFormer
 from ..tasks import PRED_FIELDS, TASKS, parse_tasks, parse_test_cfg, prediction_plan
 from .metadata import INPUT_NAMES, OUTPUT_NAMES, read_metadata
 
@@ -104,9 +105,11 @@ class OnnxOneFormer(nn.Module):
             if not model_cfg or key not in model_cfg:
                 raise KeyError(f'config for {onnx_file} has no model.{key} (a OneFormer detector config is needed)')
         self.data_preprocessor = MODELS.build(copy.deepcopy(model_cfg.data_preprocessor))
-        # as mmdet's MaskFormer builds it: the fusion head reads the model's test_cfg (thresholds, top-k)
-        fusion_cfg = copy.deepcopy(model_cfg.panoptic_fusion_head)
-        fusion_cfg.update(test_cfg=copy.deepcopy(model_cfg.get('test_cfg', None)))
+        # as the detector builds it: the fusion head reads the model's test_cfg (thresholds, top-k), and both take
+        # what they leave unset (class counts, top-k) from the head config
+        fusion_cfg, test_cfg = OneFormer.follow_head_sizes(model_cfg.get('panoptic_head', None),
+                                                           model_cfg.panoptic_fusion_head, model_cfg.get('test_cfg'))
+        fusion_cfg.update(test_cfg=test_cfg)
         self.panoptic_fusion_head = MODELS.build(fusion_cfg)
         self.test_tasks, self.test_task_token = parse_test_cfg(model_cfg.get('test_cfg', None))
         self._check_config()

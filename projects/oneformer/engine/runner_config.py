@@ -12,7 +12,7 @@ from mmengine.config import Config, ConfigDict
 
 from ..tasks import TASK_METRICS, check_task, metric_task, metric_type_name, parse_tasks
 from .optim_wrappers import AMP_WRAPPERS
-from .schedule_length import follow_max_iters, max_iters_of
+from .schedule_length import check_sampler_fits_loop, follow_max_iters, max_iters_of
 
 SUMMARY_HOOK = 'TaskMetricsSummaryHook'
 
@@ -126,6 +126,7 @@ def setup_train_cfg(cfg: Config, args) -> Config:
     max_iters = max_iters_of(cfg)
     cfg = _common(cfg, args)
     follow_max_iters(cfg, max_iters, getattr(args, 'cfg_options', None) or {})
+    check_sampler_fits_loop(cfg)
     if getattr(args, 'amp', False):
         if not _amp_device_available():
             raise RuntimeError("--amp needs a GPU (CUDA, NPU, MLU or MUSA): mmengine's AmpOptimWrapper does not run "

@@ -64,3 +64,19 @@ def follow_max_iters(cfg: Config, before: Optional[int], options: Iterable[str] 
             print_log(f'train_cfg.max_iters={after}: {name} ends at {sched["end"]}, after the run; the schedule '
                       'is cut short', logger='current', level=logging.WARNING)
     return cfg
+
+
+def check_sampler_fits_loop(cfg: Config) -> Config:
+    """The shipped dataset bases sample endlessly (``InfiniteSampler``, for iteration-based schedules); with an
+    epoch-based ``train_cfg`` an epoch would never end.
+
+    Raises:
+        ValueError: naming both keys, for ``max_epochs`` with an ``InfiniteSampler``.
+    """
+    loop = cfg.get('train_cfg', None) or {}
+    sampler = ((cfg.get('train_dataloader', None) or {}).get('sampler', None) or {}).get('type', '')
+    if 'max_epochs' in loop and str(sampler).rsplit('.', 1)[-1] == 'InfiniteSampler':
+        raise ValueError(f'train_cfg is epoch based (max_epochs={loop["max_epochs"]}) but train_dataloader.sampler '
+                         "is InfiniteSampler: the first epoch would never end. Set train_dataloader.sampler="
+                         "dict(type='DefaultSampler', shuffle=True) or train by iterations (IterBasedTrainLoop)")
+    return cfg

@@ -1,6 +1,6 @@
 """The OneFormer detector: one model, three tasks, switched by the task token."""
 import copy
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from mmdet.models.detectors import MaskFormer, SingleStageDetector
 from mmdet.registry import MODELS
@@ -41,6 +41,10 @@ class OneFormer(MaskFormer):
     query count): 'error' (default) raises naming the mismatched tensors and both shapes; 'reinit_cls' keeps
     the model's freshly initialised class head (the keys of ``OneFormerHead.class_head_keys``) when only it differs
     (fine-tuning a checkpoint of another dataset's classes, as the COCO- / Mapillary-pretrained zoo configs do).
+
+    Sizes are configured once, on ``panoptic_head``: unless set, ``panoptic_fusion_head`` takes its
+    ``num_things_classes`` / ``num_stuff_classes`` and ``test_cfg.max_per_image`` (the instance top-k, official
+    ``TEST.DETECTIONS_PER_IMAGE``) its ``num_queries``.
     """
 
     def __init__(self,
@@ -58,6 +62,7 @@ class OneFormer(MaskFormer):
         # Mirrored from mmdet 3.3 MaskFormer.__init__, which builds the head right after the backbone with no hook
         # in between: here the head's in_channels / strides are found from (or checked against) the built backbone
         # and neck first (one dry forward, see models/utils/feature_spec.py).
+        panoptic_fusion_head, test_cfg = self.follow_head_sizes(panoptic_head, panoptic_fusion_head, test_cfg)
         super(SingleStageDetector, self).__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         if neck is not None:
@@ -99,6 +104,22 @@ class OneFormer(MaskFormer):
         if self.freeze_backbone:
             self.backbone.eval()  # BN statistics and dropout of a frozen backbone stay as pretrained
         return self
+
+    @staticmethod
+    def follow_head_sizes(panoptic_head: OptConfigType, panoptic_fusion_head: OptConfigType,
+                          test_cfg: OptConfigType) -> Tuple[OptConfigType, OptConfigType]:
+        """Copies of the fusion head config and ``test_cfg`` with what they leave unset taken from the head
+        config: the class counts, and ``max_per_image = num_queries``."""
+        head = panoptic_head or {}
+        if panoptic_fusion_head is not None:
+            panoptic_fusion_head = ConfigDict(copy.deepcopy(panoptic_fusion_head))
+            for key in ('num_things_classes', 'num_stuff_classes'):
+                if key not in panoptic_fusion_head and key in head:
+                    panoptic_fusion_head[key] = head[key]
+        if 'num_queries' in head:
+            test_cfg = ConfigDict(copy.deepcopy(test_cfg) if test_cfg is not None else {})
+            test_cfg.setdefault('max_per_image', head['num_queries'])
+        return panoptic_fusion_head, test_cfg
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True,
                 tasks: Optional[Sequence[str]] = None, task_token: Optional[str] = None) -> SampleList:
