@@ -30,7 +30,8 @@ def test_demo_trains_evaluates_draws_and_resumes(tmp_path):
     assert len(pictures) == 2
     import mmcv
     img = mmcv.imread(str(pictures[0]))
-    assert img.shape[:2] == (28 + 512, 5 * 512)  # five titled panels, 64 px images enlarged 8x to 512 px
+    from oneformer.visualization.panels import title_height
+    assert img.shape[:2] == (title_height(512) + 512, 5 * 512)  # five titled panels, 64 px images enlarged 8x
     assert (work / 'iter_4.pth').exists()
 
     # resume the run for two more iterations from its checkpoint

@@ -18,7 +18,7 @@ from mmengine.structures import InstanceData, PixelData
 from oneformer.apis import OneFormerInferencer
 from oneformer.testing import config_path, synthetic_runner_cfg, tiny_model_cfg
 from oneformer.visualization import OneFormerVisualizer
-from oneformer.visualization.panels import TITLE_HEIGHT
+from oneformer.visualization.panels import title_height
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -100,7 +100,7 @@ def test_small_images_are_upscaled_before_drawing():
     ys, xs = np.nonzero(changed)
     assert ys.min() >= 4 * 4 - 4 and xs.min() >= 4 * 4 - 4 and ys.max() <= 8 * 4 + 4
     vis.add_datasample('x', image, sample, draw_gt=False)
-    assert vis.get_image().shape == (TITLE_HEIGHT + 128, 3 * 96, 3)  # input | instance | semantic, titled
+    assert vis.get_image().shape == (title_height(96) + 128, 3 * 96, 3)  # input | instance | semantic, titled
     assert OneFormerVisualizer(name='upscale_off', min_draw_size=0).draw_scale(8, 8) == 1
     assert OneFormerVisualizer(name='upscale_default').draw_scale(8, 8) == 1  # off unless configured / inferencer
 

@@ -9,7 +9,7 @@ from mmengine.structures import InstanceData, PixelData
 
 from oneformer.visualization import OneFormerVisualizer, resolve_palette
 from oneformer.visualization.palette import name_colour
-from oneformer.visualization.panels import TITLE_HEIGHT
+from oneformer.visualization.panels import title_height
 
 CLASSES = ('a', 'b', 'c', 'd')
 META = dict(classes=CLASSES, thing_classes=('a', 'b'), stuff_classes=('c', 'd'))
@@ -67,7 +67,7 @@ def test_every_drawing_path_resolves_the_palette_the_same_way(palette):
     panels = vis.draw_tasks(image, _sample())
     assert set(panels) == {'panoptic', 'instance', 'semantic'}
     vis.add_datasample('x', image, _sample(), draw_gt=True)  # what --show-dir draws: input, ground truth, tasks
-    assert vis.get_image().shape == (TITLE_HEIGHT + 32, 5 * 48, 3)
+    assert vis.get_image().shape == (title_height(48) + 32, 5 * 48, 3)
 
     explicit = OneFormerVisualizer(name=f'palette_explicit_{palette!s}')
     explicit.dataset_meta = dict(META, palette=resolved)

@@ -16,7 +16,7 @@ from mmengine.structures import InstanceData, PixelData
 from torch import nn
 
 from oneformer.visualization import OneFormerVisualizer, gt_panoptic_map, titled_strip
-from oneformer.visualization.panels import TITLE_HEIGHT
+from oneformer.visualization.panels import title_height
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLASSES = ('circle', 'square', 'sky', 'ground')  # 2 things, 2 stuff
@@ -46,11 +46,13 @@ def _sample(with_pred=True) -> DetDataSample:
 def test_titled_strip_pads_and_titles_each_panel():
     a, b = np.zeros((10, 40, 3), np.uint8), np.zeros((20, 60, 3), np.uint8)
     strip = titled_strip([a, b], ['input', 'semantic'])
-    assert strip.shape == (TITLE_HEIGHT + 20, 100, 3)
-    header = strip[:TITLE_HEIGHT]
+    top = title_height(40)
+    assert top == 28 and title_height(512) > top  # titles grow with the panels
+    assert strip.shape == (top + 20, 100, 3)
+    header = strip[:top]
     assert (header[:, :40] < 128).any() and (header[:, 40:] < 128).any()  # a dark title over each panel
-    assert (strip[TITLE_HEIGHT + 10:, :40] == 255).all()  # the lower panel is padded with white
-    assert (strip[TITLE_HEIGHT:, 40:] == 0).all()
+    assert (strip[top + 10:, :40] == 255).all()  # the lower panel is padded with white
+    assert (strip[top:, 40:] == 0).all()
     with pytest.raises(ValueError, match='2 panels but 1 titles'):
         titled_strip([a, b], ['input'])
 
@@ -74,13 +76,13 @@ def test_add_datasample_draws_one_titled_strip_and_no_separate_gt_image(tmp_path
     vis.add_datasample('s', image, _sample(), out_file=str(out))
     drawn = mmcv.imread(str(out), channel_order='rgb')
     factor = 128 // SIZE
-    assert drawn.shape == (TITLE_HEIGHT + SIZE * factor, 3 * SIZE * factor, 3)  # input | ground truth | semantic
-    w = SIZE * factor
-    assert (drawn[TITLE_HEIGHT:, :w] == 100).all()  # the input panel is the (enlarged) image itself
+    w, top = SIZE * factor, title_height(SIZE * factor)
+    assert drawn.shape == (top + SIZE * factor, 3 * SIZE * factor, 3)  # input | ground truth | semantic
+    assert (drawn[top:, :w] == 100).all()  # the input panel is the (enlarged) image itself
     # the ground truth is drawn as one panoptic map: the same pixels as the panoptic drawing of gt_panoptic_map
     big_image, big_sample = vis._upscaled(image, _sample())
     expected = vis._draw_panoptic_seg(big_image, gt_panoptic_map(big_sample, len(CLASSES)), CLASSES, PALETTE)
-    np.testing.assert_array_equal(drawn[TITLE_HEIGHT:, w:2 * w], expected)
+    np.testing.assert_array_equal(drawn[top:, w:2 * w], expected)
     # nothing went to the backend (mmdet's add_datasample saved a ground-truth-only image there)
     assert not list((tmp_path / 'backend').rglob('*.png'))
 
@@ -148,5 +150,18 @@ def test_show_dir_saves_one_titled_enlarged_picture_per_image(tmp_path):
     assert [p.name for p in pictures] == ['0.png', '1.png'] and all(p.parent.name == 'vis' for p in pictures)
     drawn = mmcv.imread(str(pictures[1]), channel_order='rgb')
     factor = 512 // SIZE  # default_runtime.py: min_draw_size=512
-    assert drawn.shape == (TITLE_HEIGHT + SIZE * factor, 3 * SIZE * factor, 3)
-    assert (drawn[TITLE_HEIGHT:, :SIZE * factor] == 100).all()  # input panel: image 1 (value 100), enlarged
+    top = title_height(SIZE * factor)
+    assert drawn.shape == (top + SIZE * factor, 3 * SIZE * factor, 3)
+    assert (drawn[top:, :SIZE * factor] == 100).all()  # input panel: image 1 (value 100), enlarged
+
+
+def test_labels_are_drawn_at_least_min_font_size():
+    vis = OneFormerVisualizer(name='font_test')
+    drawn = {}
+    for size in (6, OneFormerVisualizer.min_font_size, 16):
+        vis.set_image(np.full((64, 96, 3), 255, np.uint8))
+        vis.draw_texts('circle', np.array([4, 4]), font_sizes=size, colors=(0, 0, 0))
+        drawn[size] = vis.get_image()
+    # mmdet's 6 px labels come out as min_font_size ones; larger sizes are kept
+    np.testing.assert_array_equal(drawn[6], drawn[OneFormerVisualizer.min_font_size])
+    assert (drawn[16] < 128).sum() > (drawn[6] < 128).sum() > 0

@@ -102,6 +102,9 @@ class OneFormerVisualizer(DetLocalVisualizer):
         *args, **kwargs: Further arguments of :class:`DetLocalVisualizer`.
     """
 
+    #: smallest font size (px) of the labels (see :meth:`draw_texts`)
+    min_font_size = 10
+
     def __init__(self, name: str = 'visualizer', *args, min_draw_size: Optional[int] = None, **kwargs) -> None:
         super().__init__(name, *args, **kwargs)
         if min_draw_size is not None and min_draw_size < 0:
@@ -117,6 +120,14 @@ class OneFormerVisualizer(DetLocalVisualizer):
     @dataset_meta.setter
     def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
         self._dataset_meta = resolve_dataset_meta(dataset_meta, f'dataset_meta of visualizer {self.instance_name!r}')
+
+    def draw_texts(self, texts, positions, font_sizes=None, *args, **kwargs):
+        """mmengine's ``draw_texts`` with label fonts of at least :attr:`min_font_size` px: mmdet sizes a label by
+        its segment's area with an integer division, so every segment under ~30000 px gets a 6 px label."""
+        if font_sizes is not None:
+            font_sizes = (max(int(font_sizes), self.min_font_size) if np.isscalar(font_sizes) else
+                          [max(int(f), self.min_font_size) for f in font_sizes])
+        return super().draw_texts(texts, positions, font_sizes, *args, **kwargs)
 
     def draw_scale(self, height: int, width: int) -> int:
         """Integer factor images of this size are upscaled by before drawing (1 = not upscaled)."""

@@ -76,9 +76,14 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if is_main_process() and self._is_local():
-            for stale in glob.glob(osp.join(glob.escape(self.out_dir), TMP_PREFIX + '*')):
-                os.remove(stale)  # a save cut short by a kill; the complete files are untouched
+        if not is_main_process():
+            return
+        # saves cut short by a kill; the complete files are untouched
+        stale = glob.glob(osp.join(glob.escape(runner.work_dir), TMP_PREFIX + 'last_checkpoint'))
+        if self._is_local():
+            stale += glob.glob(osp.join(glob.escape(self.out_dir), TMP_PREFIX + '*'))
+        for path in set(stale):
+            os.remove(path)
 
     def _is_local(self) -> bool:
         # a FileClient (deprecated `file_client_args`) wraps its backend in `.client`
