@@ -23,7 +23,9 @@ H = W = 64
 
 @pytest.fixture(scope='module')
 def head_cfg():
-    return tiny_seg_model_cfg(load_config(), CLASS_NAMES, num_queries=N, num_ctx=CTX).decode_head
+    cfg = tiny_seg_model_cfg(load_config(), CLASS_NAMES, num_queries=N, num_ctx=CTX).decode_head
+    cfg.update(in_channels=[16, 32, 64, 128], strides=[4, 8, 16, 32])  # built alone: no backbone to probe
+    return cfg
 
 
 def _head(head_cfg, **overrides):
