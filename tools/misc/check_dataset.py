@@ -15,8 +15,10 @@ For every image of the split's dataset (``{split}_dataloader.dataset``):
   ``seg_prefix`` + the ``file_name`` of its ``ann_file``, :meth:`OneFormerPanopticMetric.gt_png_name`) is the PNG the
   dataset reads and checked above, so evaluation at the end of training reads what was checked.
 
-Then the model's class counts (``model.panoptic_head`` / ``panoptic_fusion_head``) are compared with the dataset's
-``metainfo``. Prints a progress bar and a summary; exits with status 1 listing the problems if there are any.
+First it prints the classes the dataset uses, and reports a top-level ``metainfo`` of the config that the dataset
+does not use (one assigned after a ``_base_`` defined the datasets). Then the model's class counts
+(``model.panoptic_head`` / ``panoptic_fusion_head``) are compared with the dataset's ``metainfo``. Prints a progress
+bar and a summary; exits with status 1 listing the problems if there are any.
 """
 import argparse
 import os.path as osp
@@ -33,6 +35,7 @@ from rich.progress import track
 
 import oneformer  # noqa: F401  (registers the project modules)
 from oneformer.datasets import LoadPanopticSegments, LoadSemSegMap
+from oneformer.engine.dataset_classes import describe_classes, unapplied_metainfo_problems
 from oneformer.engine.hooks import class_count_problems, config_class_counts
 
 #: pipeline transforms whose ``reduce_zero_label`` applies to semantic label maps
@@ -156,14 +159,17 @@ def check_dataset(cfg: Config, split: str = 'train', limit: Optional[int] = None
     loader = cfg.get(key)
     if not loader or not loader.get('dataset'):
         return 0, [('config', f'the config has no {key}.dataset')]
+    # a top-level metainfo the dataset never received (often also why the dataset cannot be built)
+    problems: List[Problem] = [('classes', p) for p in unapplied_metainfo_problems(cfg, loaders=(key, ))]
     ds_cfg = loader.dataset.copy()
     pipeline = ds_cfg.get('pipeline', [])
     ds_cfg['pipeline'] = []
     try:
         dataset = DATASETS.build(ds_cfg)
     except Exception as e:  # annotation file missing, metainfo errors, ...
-        return 0, [('dataset', f'{key}.dataset cannot be built: {type(e).__name__}: {e}')]
-    problems: List[Problem] = []
+        return 0, problems + [('dataset', f'{key}.dataset cannot be built: {type(e).__name__}: {e}')]
+    if progress:  # which classes the data really use (a class subset set in the wrong place shows here)
+        print(f'{key}.dataset uses {describe_classes(dataset.metainfo)}')
     if cfg.get('model'):
         problems += [('classes', p) for p in class_count_problems(dataset.metainfo, config_class_counts(cfg.model),
                                                                   key)]

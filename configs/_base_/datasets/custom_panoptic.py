@@ -8,15 +8,18 @@
 #                                     (tools/dataset_converters/panoptic2instance.py makes it)
 #   thing_classes / stuff_classes     class names, matched by name against the JSON categories; labels are
 #                                     thing_classes then stuff_classes, in this order. A subset of the JSON
-#                                     categories is fine: the others become void (ignored). To read the names
-#                                     from the JSON instead of typing them, in your config:
-#                                       from oneformer.datasets import coco_panoptic_classes
-#                                       metainfo = coco_panoptic_classes('data/.../panoptic_train.json')
-#                                       # or coco_panoptic_classes(path, ['person', 'grass', 'sky'])
+#                                     categories is fine: the others become void (ignored). Or read the names
+#                                     from the JSON: see `metainfo` below.
 #   task_probs, crop_size, test_scale (num_queries belongs to the model config)
 # Because mmengine evaluates a base config before the child, a child that changes these must rebuild
-# `metainfo`, the pipelines, dataloaders and evaluators - copy this file and edit the top block instead
+# `metainfo`, the pipelines, dataloaders and evaluators (a new top-level `metainfo` alone does not reach the
+# dataloaders below; tools/train.py refuses such a config) - copy this file and edit the top block instead
 # when in doubt.
+
+# Keep this line first: with a `_base_`, mmengine reads the file as a classic config, where the Python call of the
+# `metainfo` alternative below works (with an import and no `_base_` it would take the file for a lazy-import config
+# and refuse it as a base: "The configuration file type in the inheritance chain must match ...").
+_base_ = []
 
 dataset_type = 'OneFormerPanopticDataset'
 data_root = 'data/my_dataset/'
@@ -31,10 +34,14 @@ backend_args = None
 
 thing_classes = ('thing_a', 'thing_b')
 stuff_classes = ('stuff_a', )
-classes = thing_classes + stuff_classes
-metainfo = dict(classes=classes, thing_classes=thing_classes, stuff_classes=stuff_classes)
-num_things_classes = len(thing_classes)
-num_stuff_classes = len(stuff_classes)
+metainfo = dict(classes=thing_classes + stuff_classes, thing_classes=thing_classes, stuff_classes=stuff_classes)
+# To read the names from the JSON instead (all categories, or a subset: the others become void), replace the three
+# lines above by these two (the JSON is read when the config is loaded):
+#   from oneformer.datasets import coco_panoptic_classes
+#   metainfo = coco_panoptic_classes(data_root + train_ann_file, ['person', 'grass', 'sky'])  # no list: all
+classes = metainfo['classes']
+num_things_classes = len(metainfo['thing_classes'])
+num_stuff_classes = len(metainfo['stuff_classes'])
 num_classes = num_things_classes + num_stuff_classes
 task_probs = dict(semantic=1 / 3, instance=1 / 3, panoptic=1 / 3)
 crop_size = (512, 512)  # (w, h)

@@ -11,6 +11,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from mmengine.config import Config, ConfigDict
 
 from ..tasks import TASK_METRICS, check_task, metric_task, metric_type_name, parse_tasks
+from .dataset_classes import check_metainfo_applied
 from .optim_wrappers import AMP_WRAPPERS
 from .schedule_length import check_sampler_fits_loop, follow_max_iters, max_iters_of
 
@@ -150,7 +151,76 @@ def setup_train_cfg(cfg: Config, args) -> Config:
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
+    check_metainfo_applied(cfg)  # a top-level metainfo that the datasets of a _base_ never received
     return add_default_hooks(cfg, train=True)
+
+
+#: ground-truth loaders of test pipelines, by the kind of data they read
+GT_LOADERS = {
+    'panoptic': ('LoadPanopticAnnotations', 'LoadPanopticTestAnnotations', 'LoadPanopticSegments'),
+    'semantic': ('LoadSemSegMap', 'LoadSemSegAsSegments'),
+    'instance': ('LoadAnnotations', ),
+}
+#: the shipped TTA bases (configs/_base_/tta/) per kind of data
+TTA_BASES = {
+    'panoptic': 'oneformer_tta_ade20k.py (or _512 / _896 / _1280) or oneformer_tta_cityscapes.py',
+    'semantic': 'oneformer_tta_semantic.py',
+}
+
+
+def _gt_loaders(pipeline) -> List[dict]:
+    """The ground-truth loader configs of a pipeline, those nested in ``TestTimeAug`` included (same objects)."""
+    found = []
+    for t in pipeline or []:
+        if not isinstance(t, dict):
+            continue
+        if metric_type_name(t) == 'TestTimeAug':
+            for options in t.get('transforms', []):
+                found += _gt_loaders(options)
+        elif any(metric_type_name(t) in names for names in GT_LOADERS.values()):
+            found.append(t)
+    return found
+
+
+def _data_kind(loaders: List[dict]) -> Optional[str]:
+    for loader in loaders:
+        for kind, names in GT_LOADERS.items():
+            if metric_type_name(loader) in names:
+                return kind
+    return None
+
+
+def _match_tta_loaders(tta_pipeline, test_pipeline) -> None:
+    """The TTA pass must read the ground truth as the test pipeline does: same kind of data (a panoptic TTA
+    pipeline on semantic data is refused, naming the base to use); a TTA loader of the same type takes the
+    arguments it leaves out (``num_classes``, ``reduce_zero_label``, ...) from the test pipeline's; an argument set
+    to another value is refused."""
+    test_loaders = _gt_loaders(test_pipeline)
+    test_kind = _data_kind(test_loaders)
+    tta_loaders = _gt_loaders(tta_pipeline)
+    tta_kind = _data_kind(tta_loaders)
+    if test_kind is None or tta_kind is None:
+        return
+    if tta_kind != test_kind:
+        names = sorted({metric_type_name(t) for t in tta_loaders})
+        hint = (f'use configs/_base_/tta/{TTA_BASES[test_kind]}' if test_kind in TTA_BASES else
+                f'load the ground truth with {metric_type_name(test_loaders[0])} in tta_pipeline')
+        raise ValueError(f'--tta: tta_pipeline reads {tta_kind} ground truth ({", ".join(names)}) but the test data '
+                         f'are {test_kind} ({metric_type_name(test_loaders[0])} in the test pipeline); {hint}')
+    reference = {metric_type_name(t): t for t in test_loaders}
+    for loader in tta_loaders:
+        ref = reference.get(metric_type_name(loader))
+        if ref is None:
+            continue
+        for key, value in ref.items():
+            if key == 'type':
+                continue
+            if key not in loader:
+                loader[key] = copy.deepcopy(value)
+            elif loader[key] != value:
+                raise ValueError(f'--tta: {metric_type_name(loader)} has {key}={loader[key]!r} in tta_pipeline but '
+                                 f'{key}={value!r} in the test pipeline; the TTA pass must read the labels as the '
+                                 f'plain test does: remove {key} from tta_pipeline or make them equal')
 
 
 def enable_tta(cfg: Config) -> Config:
@@ -158,22 +228,31 @@ def enable_tta(cfg: Config) -> Config:
 
     Unlike mmdet, a config without them is an error rather than a detection default: OneFormer's TTA is the
     official multi-scale + flip semantic evaluation, whose scales are per dataset (``TEST.AUG`` of the official
-    yamls); ``configs/_base_/tta/oneformer_tta_{ade20k,cityscapes}.py`` provide them.
+    yamls); ``configs/_base_/tta/oneformer_tta_{ade20k,cityscapes}.py`` provide them for panoptic data,
+    ``oneformer_tta_semantic.py`` for semantic-only data (``custom_semantic.py``). The TTA pipeline's ground-truth
+    loader must read the same kind of data as the test pipeline's and takes the arguments it leaves out from it
+    (see :func:`_match_tta_loaders`).
 
     Raises:
-        KeyError: if the config has no ``tta_model`` or ``tta_pipeline``.
+        KeyError: if the config has no ``tta_model`` or ``tta_pipeline`` (naming the base for its kind of data).
+        ValueError: if the TTA pipeline reads another kind of ground truth, or reads it with other arguments.
     """
-    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key, None) is None]
-    if missing:
-        raise KeyError(f'--tta: the config has no {" / ".join(missing)}; add configs/_base_/tta/'
-                       'oneformer_tta_ade20k.py or oneformer_tta_cityscapes.py (official multi-scale + flip '
-                       'semantic TTA) to its _base_, or define tta_model = dict(type=\'OneFormerTTAModel\', ...) '
-                       'and tta_pipeline = [..., dict(type=\'TestTimeAug\', ...)]')
-    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:  # dataset wrappers (ClassBalancedDataset, ...)
         dataset = dataset.dataset
-    dataset.pipeline = copy.deepcopy(cfg.tta_pipeline)
+    kind = _data_kind(_gt_loaders(dataset.get('pipeline', None)))
+    missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key, None) is None]
+    if missing:
+        bases = ([TTA_BASES[kind]] if kind in TTA_BASES else
+                 [f'{b} ({k} data)' for k, b in TTA_BASES.items()])
+        raise KeyError(f'--tta: the config has no {" / ".join(missing)}; add configs/_base_/tta/'
+                       f'{" or ".join(bases)} (official multi-scale + flip semantic TTA) to its _base_, or define '
+                       'tta_model = dict(type=\'OneFormerTTAModel\', ...) and tta_pipeline = [..., '
+                       'dict(type=\'TestTimeAug\', ...)]')
+    tta_pipeline = copy.deepcopy(cfg.tta_pipeline)
+    _match_tta_loaders(tta_pipeline, dataset.get('pipeline', None))
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = tta_pipeline
     return cfg
 
 
@@ -198,5 +277,6 @@ def setup_test_cfg(cfg: Config, args) -> Config:
         args.show = getattr(args, 'show', False)
         args.wait_time = getattr(args, 'wait_time', 2)
         cfg = trigger_visualization_hook(cfg, args)
+    check_metainfo_applied(cfg, loaders=('test_dataloader', ))
     return add_default_hooks(add_summary_hook(cfg), train=False)
 

@@ -1,11 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Check the model's class counts against the datasets' classes before any iteration runs."""
 import inspect
+import logging
 from typing import Dict, List, Optional, Tuple
 
 from mmdet.engine.hooks import NumClassCheckHook
 from mmdet.registry import HOOKS, MODELS
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
+
+from ..dataset_classes import describe_classes
 
 #: config key of a class-count holder -> (num_things_classes, num_stuff_classes, num_classes); the split is None
 #: where the holder has only a total (mmseg decode heads)
@@ -118,7 +122,8 @@ class ClassCountCheckHook(NumClassCheckHook):
     compares the heads' ``num_things_classes`` / ``num_stuff_classes`` (``model.panoptic_head`` and
     ``model.panoptic_fusion_head``; ``model.decode_head.num_classes`` for mmseg models) with the ``metainfo``
     (``classes``, ``thing_classes``, ``stuff_classes``) of the train and val datasets, and before testing with the
-    test dataset's. The ``ValueError`` names both numbers and the config keys to set.
+    test dataset's. The ``ValueError`` names both numbers and the config keys to set. The classes each dataset
+    uses are written to the log.
 
     ``tools/train.py`` and ``tools/test.py`` add it to ``custom_hooks`` (see
     :func:`oneformer.engine.add_default_hooks`).
@@ -145,7 +150,11 @@ class ClassCountCheckHook(NumClassCheckHook):
         if dataset is None or id(dataset) in self._checked:
             return
         self._checked.add(id(dataset))
-        check_class_counts(getattr(dataset, 'metainfo', None), model_class_counts(runner.model), dataloader_key)
+        metainfo = getattr(dataset, 'metainfo', None)
+        # say which classes the data really use (a class subset set in the wrong place shows here)
+        print_log(f'{dataloader_key}: the dataset ({type(dataset).__name__}, {len(dataset)} images) uses '
+                  f'{describe_classes(metainfo)}', logger='current', level=logging.INFO)
+        check_class_counts(metainfo, model_class_counts(runner.model), dataloader_key)
 
     def before_train(self, runner) -> None:
         self._check_head(runner, 'train')
