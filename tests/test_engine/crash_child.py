@@ -24,7 +24,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import oneformer  # noqa: F401
-from tests.test_engine.conftest import synthetic_runner_cfg
+from oneformer.testing import synthetic_runner_cfg
 
 CRASH_ITERS, RESUME_ITERS, INTERVAL = 2, 3, 1
 
