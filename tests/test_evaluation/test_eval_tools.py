@@ -97,6 +97,20 @@ def test_test_cfg_task_override(test_tool, task, tasks, kept):
     assert [h['type'] for h in cfg.custom_hooks] == ['TaskMetricsSummaryHook', 'ClassCountCheckHook']
 
 
+def test_task_token_is_the_official_single_token_evaluation(test_tool):
+    # --task-token: one token produces every prediction; every task's metric stays (all predictions are made)
+    cfg = setup_test_cfg(base_cfg(), test_tool.parse_args(['c.py', 'k.pth', '--task-token', 'panoptic']))
+    assert cfg.model.test_cfg.task_token == 'panoptic'
+    assert cfg.model.test_cfg.tasks == ('panoptic', 'instance', 'semantic')
+    assert [m['type'] for m in cfg.test_evaluator] == ['CocoPanopticMetric', 'mmdet.CocoMetric', 'SemSegMetric']
+    cfg = setup_test_cfg(base_cfg(), test_tool.parse_args(['c.py', 'k.pth', '--task', 'semantic',
+                                                           '--task-token', 'instance']))
+    assert (cfg.model.test_cfg.tasks, cfg.model.test_cfg.task_token) == (('semantic', ), 'instance')
+    assert [m['type'] for m in cfg.test_evaluator] == ['SemSegMetric']
+    with pytest.raises(SystemExit):  # argparse refuses 'all' as a single token
+        test_tool.parse_args(['c.py', 'k.pth', '--task-token', 'all'])
+
+
 def test_test_cfg_other_options(test_tool, tmp_path):
     # no --task: config untouched; hook not duplicated; --out appends the dumper; --show-dir enables drawing
     cfg = base_cfg(custom_hooks=[dict(type='TaskMetricsSummaryHook', on_val=False)], model=dict(type='OneFormer'))
