@@ -71,6 +71,7 @@ fi
 step "OpenMMLab packages, evaluation and tokenizer dependencies, test and mim extras"
 "${PIP[@]}" install -q -r requirements/mminstall.txt -r requirements/runtime.txt \
   -r requirements/tests.txt -r requirements/optional.txt -r requirements/lint.txt -r requirements/deploy.txt \
+  -r requirements/demo.txt \
   -r requirements/build.txt
 # see requirements/optional.txt: openmim's own dependency chain would downgrade setuptools to 60.2
 "${PIP[@]}" install -q --no-deps -r requirements/mim.txt

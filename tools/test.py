@@ -2,7 +2,7 @@
 """Test (and evaluate) OneFormer (mmdet-style test script; also what ``mim test oneformer CONFIG -C CKPT`` runs).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out x.pkl] [--show-dir DIR]
-        [--task panoptic|instance|semantic|all] [--task-token panoptic|instance|semantic] [--tta]
+        [--task panoptic|instance|semantic|all] [--task-token panoptic|instance|semantic] [--tta] [--compile]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 ``--task`` sets ``model.test_cfg.tasks``, the predictions made (``all`` = one backbone pass, one decoder pass per
@@ -11,7 +11,8 @@ task, each output from its own task token), and keeps only the metrics of those 
 official evaluation with ``MODEL.TEST.TASK=T``). ``--tta`` wraps the model in the config's ``tta_model`` and tests
 with its ``tta_pipeline`` (multi-scale + flip mIoU, single-scale PQ / AP in the same pass). The headline numbers are
 printed as a markdown table and saved to ``{work_dir}/metrics.json`` by ``TaskMetricsSummaryHook`` (added when the
-config lacks it).
+config lacks it). ``--compile`` runs the network (backbone, pixel decoder, decoder) through ``torch.compile`` after
+the checkpoint is loaded (``oneformer.apis.compile_network``; the first batch of each input size compiles).
 """
 import argparse
 import os
@@ -22,10 +23,11 @@ import oneformer  # noqa: F401  registers the project modules; first, before tor
 # isort: split
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from oneformer.apis import setup_cpu_distributed
+from oneformer.apis import compile_network, setup_cpu_distributed
 from oneformer.engine import setup_test_cfg
 from oneformer.tasks import TASK_CHOICES, TASKS
 
@@ -57,6 +59,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='multi-scale + flip semantic evaluation (mIoU ms+flip; PQ / AP stay single-scale) with the config\'s '
         'tta_model / tta_pipeline (configs/_base_/tta/)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the network (after the checkpoint is loaded) for faster inference')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -80,7 +84,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     cfg = setup_test_cfg(Config.fromfile(args.config), args)
     cfg = setup_cpu_distributed(cfg)  # --launcher pytorch without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.compile:
+        runner.register_hook(CompileNetworkHook(), priority='VERY_LOW')
     return runner.test()
+
+
+class CompileNetworkHook(Hook):
+    """Compile the network before testing: after the checkpoint is loaded (compiled modules rename their
+    parameters, so the checkpoint could not be loaded into them)."""
+
+    def before_test(self, runner) -> None:
+        compile_network(runner.model)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,9 @@ Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides
 * pipeline samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
 * onnx: end2end's end-to-end panoptic inference with the network in ONNX Runtime on the CPU (graph exported from the
   same weights by ``oneformer.deployment``, same pre- and post-processing code) vs PyTorch eager on the CPU; also
-  ONNX Runtime's per-operator time shares. Needs ``requirements/deploy.txt``. Goal <= 0.70x.
+  ONNX Runtime's per-operator time shares. Needs ``requirements/deploy.txt``. Goal <= 0.70x. In the same
+  interleaved runs, ``--deploy-sides``: the Gather form of the graph, dynamic int8, OpenVINO and torch.compile,
+  each as a ratio to eager (docs/deployment.md).
 * complexity: parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of both models, and the
   parameter counts of our Swin-L / ConvNeXt-L COCO models next to the paper's.
 
@@ -49,6 +51,8 @@ from oneformer_bench.timing import pin_threads  # noqa: E402
 
 from oneformer.utils import collect_env, load_average  # noqa: E402
 
+M_DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'openvino', 'compile')  # oneformer_bench.measures.DEPLOY_SIDES
+
 MEASURES = ('end2end', 'forward', 'three_tasks', 'train', 'pipeline', 'onnx', 'complexity', 'paper_params')
 SCHEMA_VERSION = 1
 
@@ -70,6 +74,8 @@ def parse_args(argv=None):
                         help='torch intra-op threads for both sides (default: torch default, %(default)s here)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='device of both sides (default: cuda when available, else cpu; pipeline runs on CPU)')
+    parser.add_argument('--deploy-sides', default=','.join(M_DEPLOY_SIDES),
+                        help='onnx: extra sides timed against eager, comma-separated subset of %(default)s, or none')
     parser.add_argument('--out', help='JSON output (default: work_dirs/benchmark/benchmark_<preset>.json)')
     parser.add_argument('--work-dir', help='keep the converted model and synthetic data here (default: temp dir)')
     return parser.parse_args(argv)
@@ -86,6 +92,14 @@ def parse_measures(text: str) -> List[str]:
         raise ValueError('--measures: onnx needs onnxruntime and onnx (pip install -r requirements/deploy.txt); '
                          'or leave it out of --measures')
     return measures
+
+
+def parse_sides(text: str) -> List[str]:
+    sides = [] if text.strip() == 'none' else [s.strip() for s in text.split(',') if s.strip()]
+    unknown = [s for s in sides if s not in M_DEPLOY_SIDES]
+    if unknown:
+        raise ValueError(f'--deploy-sides: unknown {unknown}; choose from {",".join(M_DEPLOY_SIDES)} or none')
+    return sides
 
 
 def run(args, command: str) -> Dict:
@@ -110,7 +124,7 @@ def run(args, command: str) -> Dict:
         steps = [('end2end', M.end_to_end), ('forward', M.forward_latency), ('three_tasks', M.three_tasks_one_pass),
                  ('train', M.training_step),
                  ('pipeline', lambda c: M.pipeline_throughput(c, results['train']['time']['ours'])),
-                 ('onnx', M.onnx_end_to_end),
+                 ('onnx', lambda c: M.onnx_end_to_end(c, parse_sides(args.deploy_sides))),
                  ('complexity', C.complexity),
                  ('paper_params', lambda c: C.paper_params())]
         for key, fn in steps:

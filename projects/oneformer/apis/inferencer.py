@@ -54,8 +54,8 @@ class OneFormerInferencer(DetInferencer):
     Args:
         model (str | Config | dict, optional): Config (path or object). None: take it from ``weights``.
         weights (str, optional): Checkpoint path or URL, or an ``.onnx`` file exported by
-            ``tools/deployment/pytorch2onnx.py`` (run by ONNX Runtime; same calls and results; ``model`` may then
-            be None: the file stores its config).
+            ``tools/deployment/pytorch2onnx.py`` (run by ONNX Runtime or OpenVINO; same calls and results;
+            ``model`` may then be None: the file stores its config), or an OpenVINO IR ``.xml`` converted from one.
         device (str, optional): 'cpu', 'cuda', ... Defaults to the available device.
         task (str): 'panoptic' | 'instance' | 'semantic' | 'all'. Defaults to 'panoptic'.
         task_token (str, optional): One task token producing every requested output. Defaults to None (each output
@@ -63,6 +63,12 @@ class OneFormerInferencer(DetInferencer):
         scope (str): Registry scope. Defaults to 'mmdet'.
         palette (str): Palette of the drawings ('none' = checkpoint / config palette, or 'random', 'coco', ...).
         show_progress (bool): Show a progress bar. Defaults to False.
+        backend (str, optional): Runtime of an exported ``weights`` file: 'onnxruntime' (default for ``.onnx``) or
+            'openvino' (default for ``.xml``). Must be None for a ``.pth``.
+        compile (bool | dict): ``torch.compile`` the PyTorch network (backbone, pixel decoder, transformer decoder;
+            a dict gives ``torch.compile`` arguments). The first image of each new size compiles (slow); later ones
+            run the compiled code. Not for exported weights.
+        threads (int, optional): Intra-op threads of an exported graph's runtime.
     """
 
     def __init__(self,
@@ -73,13 +79,26 @@ class OneFormerInferencer(DetInferencer):
                  task_token: Optional[str] = None,
                  scope: Optional[str] = 'mmdet',
                  palette: str = 'none',
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False,
+                 backend: Optional[str] = None,
+                 compile: Union[bool, dict] = False,
+                 threads: Optional[int] = None) -> None:
         self._tasks = parse_tasks(task)
         self._task = task
         self.task_token = None if task_token is None else check_task(task_token)
         self._weights_name = weights
+        exported = isinstance(weights, str) and osp.splitext(weights)[1].lower() in ('.onnx', '.xml')
+        if not exported and (backend is not None or threads is not None):
+            raise ValueError(f'backend={backend!r} / threads={threads!r} apply to exported weights (.onnx / .xml), '
+                             f'not {weights!r}')
+        if exported and compile:
+            raise ValueError(f'compile=True compiles the PyTorch network; {weights} is an exported graph')
+        self._backend, self._threads = backend, threads
         super().__init__(model=model, weights=weights, device=device, scope=scope, palette=palette,
                          show_progress=show_progress)
+        if compile:
+            from .compile import compile_network
+            compile_network(self.model, **(compile if isinstance(compile, dict) else {}))
 
     # ------------------------------------------------------------------ task
     @property
@@ -98,11 +117,12 @@ class OneFormerInferencer(DetInferencer):
 
     # ------------------------------------------------------------------ set-up
     def _init_model(self, cfg, weights: Optional[str], device: str = 'cpu'):
-        if isinstance(weights, str) and weights.lower().endswith('.onnx'):
-            # An exported graph (tools/deployment/pytorch2onnx.py): ONNX Runtime runs the network; this config's
-            # data preprocessor and fusion head run around it. Lazy import: onnxruntime is an optional extra.
+        if isinstance(weights, str) and osp.splitext(weights)[1].lower() in ('.onnx', '.xml'):
+            # An exported graph (tools/deployment/pytorch2onnx.py): ONNX Runtime or OpenVINO runs the network; this
+            # config's data preprocessor and fusion head run around it. Lazy import: both are optional extras.
             from ..deployment import OnnxOneFormer
-            model = OnnxOneFormer(weights, cfg=cfg or None, device=device)
+            model = OnnxOneFormer(weights, cfg=cfg or None, device=device, backend=self._backend,
+                                  threads=self._threads)
             if not cfg:  # no config given: the one stored in the file, as mmengine takes a checkpoint's
                 cfg.update(model.cfg._cfg_dict)
             self._load_weights_to_model(model, dict(meta=dict(dataset_meta=model.file_dataset_meta)), cfg)
@@ -405,7 +425,7 @@ def load_pytorch_model(config: str, checkpoint: str, device: str = 'cpu'):
     """The PyTorch model of ``config`` + ``checkpoint`` with its ``dataset_meta`` (class names from the checkpoint,
     else the config), loaded as :class:`OneFormerInferencer` loads it (used by the ONNX export and comparison
     tools). Returns ``(model, cfg)``."""
-    if str(checkpoint).endswith('.onnx'):
-        raise ValueError(f'{checkpoint} is an ONNX file: the PyTorch model needs the .pth checkpoint')
+    if osp.splitext(str(checkpoint))[1].lower() in ('.onnx', '.xml'):
+        raise ValueError(f'{checkpoint} is an exported graph: the PyTorch model needs the .pth checkpoint')
     inferencer = OneFormerInferencer(config, weights=checkpoint, device=device)
     return inferencer.model, inferencer.cfg

@@ -34,11 +34,12 @@ from torch import Tensor, nn
 from ..compat import route_deform_attn
 from ..tasks import CONTEXT_LENGTH, TASK_PROMPT, TASKS, task_tokens
 from ..version import __version__
-from .deform_attn import MIN_OPSET, deform_attn_grid_sample
+from .deform_attn import DEFORM_ATTN, MIN_OPSET
 from .metadata import FORMAT, INPUT_NAMES, OUTPUT_NAMES, write_metadata
 from .runtime import preprocess_metadata
 
 DEFAULT_OPSET = 17  # LayerNormalization is a single operator from opset 17 on
+DEFAULT_DEFORM_ATTN = 'grid_sample'
 
 
 class OneFormerGraph(nn.Module):
@@ -47,11 +48,16 @@ class OneFormerGraph(nn.Module):
     Args:
         model (nn.Module): A OneFormer detector (``extract_feat`` and a ``panoptic_head`` with ``pixel_decoder``
             and ``forward_decoder``), in eval mode, on the CPU.
+        deform_attn (str): Export form of the deformable attention, a key of
+            :data:`~oneformer.deployment.deform_attn.DEFORM_ATTN` ('grid_sample' or 'gather').
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, deform_attn: str = 'grid_sample') -> None:
         super().__init__()
+        if deform_attn not in DEFORM_ATTN:
+            raise ValueError(f'deform_attn={deform_attn!r}: choose from {sorted(DEFORM_ATTN)}')
         self.model = model
+        self.deform_attn = DEFORM_ATTN[deform_attn]
         self.register_buffer('task_table', torch.stack([task_tokens(t) for t in TASKS]), persistent=False)
 
     def forward(self, inputs: Tensor, task: Tensor) -> Tuple[Tensor, Tensor]:
@@ -61,7 +67,7 @@ class OneFormerGraph(nn.Module):
         feats = self.model.extract_feat(inputs)
         # head.forward_pixel routes mmcv's fallback to the project's gather (embedding_bag: an ONNX Loop): call the
         # pixel decoder under the export form instead
-        with route_deform_attn(deform_attn_grid_sample):
+        with route_deform_attn(self.deform_attn):
             mask_features, memories = head.pixel_decoder([f.float() for f in feats])
 
         def per_task(x: Tensor) -> Tensor:  # (B, ...) -> (B*T, ...), image-major like the tokens
@@ -84,7 +90,8 @@ def check_exportable(model: nn.Module) -> None:
 
 
 def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Sequence, task_shape: Sequence,
-                   dynamic: bool, opset: int, checkpoint: Optional[str] = None) -> Dict[str, Any]:
+                   dynamic: bool, opset: int, checkpoint: Optional[str] = None,
+                   deform_attn: str = 'grid_sample') -> Dict[str, Any]:
     """The JSON-able ``metadata_props`` of an exported file (see :mod:`.metadata`)."""
     head, fusion = model.panoptic_head, model.panoptic_fusion_head
     test_cfg = dict(fusion.test_cfg or {})
@@ -99,7 +106,7 @@ def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Se
         dynamic=bool(dynamic),
         opset=int(opset),
         exporter='torch.onnx.export(dynamo=False) (TorchScript)',
-        deform_attn='grid_sample',
+        deform_attn=deform_attn,
         tasks=list(TASKS),
         task_prompts=[TASK_PROMPT.format(t) for t in TASKS],
         context_length=CONTEXT_LENGTH,
@@ -127,7 +134,8 @@ def build_metadata(model: nn.Module, cfg, dataset_meta: Dict, *, input_shape: Se
 
 def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, shape: Tuple[int, int] = (512, 512),
                 batch_size: int = 1, dynamic: bool = False, num_tasks: Union[int, None, str] = 'auto',
-                opset: int = DEFAULT_OPSET, checkpoint: Optional[str] = None) -> Dict[str, Any]:
+                opset: int = DEFAULT_OPSET, checkpoint: Optional[str] = None,
+                deform_attn: str = DEFAULT_DEFORM_ATTN) -> Dict[str, Any]:
     """Export ``model`` to ``out_file`` and store its metadata in the file.
 
     Args:
@@ -148,6 +156,8 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
             None with ``dynamic``, else 1 (fully static graph).
         opset (int): ONNX opset, >= 16 (``GridSample``).
         checkpoint (str, optional): Name of the weights file, recorded in the metadata.
+        deform_attn (str): 'grid_sample' (one ``GridSample`` per level) or 'gather' (one ``Gather`` + ``MatMul``
+            for all levels): the same function in two operator sets (docs/deployment.md has their speeds).
 
     Returns:
         dict: The metadata written.
@@ -177,7 +187,12 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
     if next(model.parameters()).device.type != 'cpu':
         model = copy.deepcopy(model).cpu()
     model.eval()
-    graph = OneFormerGraph(model).eval()
+    # size-keyed caches (the query transformer's positional encoding) filled by an earlier call at this size would
+    # be traced as constants: a --dynamic graph would then be wrong at every other size
+    for module in model.modules():
+        if getattr(module, '_pos_cache', None) is not None:
+            module._pos_cache = None
+    graph = OneFormerGraph(model, deform_attn).eval()
     inputs = torch.randn(batch_size, 3, height, width)
     task = torch.arange(num_tasks or 1).repeat(batch_size, 1)
     axes = {name: {} for name in INPUT_NAMES + OUTPUT_NAMES}
@@ -207,7 +222,7 @@ def export_onnx(model: nn.Module, out_file: str, cfg, dataset_meta: Dict, *, sha
     input_shape = ['batch', 3, 'height', 'width'] if dynamic else [batch_size, 3, height, width]
     task_shape = ['batch' if dynamic else batch_size, 'num_tasks' if num_tasks is None else num_tasks]
     metadata = build_metadata(model, cfg, dataset_meta, input_shape=input_shape, task_shape=task_shape,
-                              dynamic=dynamic, opset=opset, checkpoint=checkpoint)
+                              dynamic=dynamic, opset=opset, checkpoint=checkpoint, deform_attn=deform_attn)
     write_metadata(out_file, metadata)
     return metadata
 

@@ -45,7 +45,11 @@ def read_metadata(onnx_file: str) -> Dict[str, Any]:
     """
     if not osp.isfile(onnx_file):
         raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
-    raw = _raw_props(onnx_file)
+    if osp.splitext(onnx_file)[1].lower() == '.xml':  # an OpenVINO IR written by onnx_to_openvino
+        from .openvino_backend import read_ir_props
+        raw = read_ir_props(onnx_file)
+    else:
+        raw = _raw_props(onnx_file)
     metadata = {}
     for key, value in raw.items():
         try:

@@ -27,9 +27,30 @@ from .metadata import INPUT_NAMES, OUTPUT_NAMES, read_metadata
 ArrayLike = Union[Tensor, np.ndarray]
 
 
+#: runtimes that run an exported graph
+BACKENDS = ('onnxruntime', 'openvino')
+
+
 def is_onnx_file(path) -> bool:
     """Whether ``path`` names an ONNX file (by its extension), the switch between ONNX Runtime and PyTorch."""
     return isinstance(path, str) and osp.splitext(path)[1].lower() == '.onnx'
+
+
+def is_exported_file(path) -> bool:
+    """Whether ``path`` names an exported graph: ``.onnx`` (ONNX Runtime or OpenVINO) or ``.xml`` (OpenVINO IR)."""
+    return isinstance(path, str) and osp.splitext(path)[1].lower() in ('.onnx', '.xml')
+
+
+def default_backend(path: str, backend: Optional[str] = None) -> str:
+    """The runtime of ``path``: ``backend`` if given (checked), else 'openvino' for an ``.xml``, 'onnxruntime'."""
+    is_xml = osp.splitext(str(path))[1].lower() == '.xml'
+    if backend is None:
+        return 'openvino' if is_xml else 'onnxruntime'
+    if backend not in BACKENDS:
+        raise ValueError(f'backend {backend!r}: choose from {BACKENDS}')
+    if is_xml and backend != 'openvino':
+        raise ValueError(f'{path} is an OpenVINO IR: only backend=\'openvino\' runs it')
+    return backend
 
 
 def import_onnxruntime():
@@ -83,7 +104,9 @@ class OnnxOneFormer(nn.Module):
             counts and pre-processing must be those the graph was exported with.
         device (str): Device of the pre- and post-processing, and ONNX Runtime's provider (see :func:`make_session`).
         providers (Sequence, optional): ONNX Runtime providers (overrides ``device`` for the graph).
-        threads (int, optional): ONNX Runtime intra-op threads.
+        threads (int, optional): ONNX Runtime (OpenVINO) intra-op threads.
+        backend (str, optional): 'onnxruntime' or 'openvino' (OpenVINO's CPU plugin, f32); None: 'openvino' for an
+            ``.xml`` IR, else 'onnxruntime'.
 
     Raises:
         ValueError: naming the file and the metadata / config key that disagree.
@@ -93,9 +116,15 @@ class OnnxOneFormer(nn.Module):
     weights_in_graph = True
 
     def __init__(self, onnx_file: str, cfg: Optional[Union[Config, ConfigDict, dict]] = None, device: str = 'cpu',
-                 providers: Optional[Sequence] = None, threads: Optional[int] = None) -> None:
+                 providers: Optional[Sequence] = None, threads: Optional[int] = None,
+                 backend: Optional[str] = None) -> None:
         super().__init__()
-        import_onnxruntime()  # fail before any work if the extra is missing
+        self.backend = default_backend(onnx_file, backend)
+        if self.backend == 'openvino':  # fail before any work if the extra is missing
+            from .openvino_backend import import_openvino
+            import_openvino()
+        else:
+            import_onnxruntime()
         self.onnx_file = onnx_file
         self.metadata = read_metadata(onnx_file)
         self.cfg = config_from_metadata(self.metadata) if cfg is None else (
@@ -114,7 +143,13 @@ class OnnxOneFormer(nn.Module):
         self.test_tasks, self.test_task_token = parse_test_cfg(model_cfg.get('test_cfg', None))
         self._check_config()
         self.dataset_meta = self.file_dataset_meta
-        self.session = make_session(onnx_file, device, providers, threads)
+        if self.backend == 'openvino':
+            if torch.device(device).type != 'cpu' or providers is not None:
+                raise ValueError(f'backend openvino runs on the CPU only (device={device!r}, providers={providers})')
+            from .openvino_backend import OpenVINOSession
+            self.session = OpenVINOSession(onnx_file, threads=threads)
+        else:
+            self.session = make_session(onnx_file, device, providers, threads)
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
         if tuple(names[0]) != INPUT_NAMES or tuple(names[1]) != OUTPUT_NAMES:
             raise ValueError(f'{onnx_file}: graph inputs {names[0]} / outputs {names[1]}, expected '
@@ -228,6 +263,15 @@ class OnnxOneFormer(nn.Module):
 
     def forward(self, inputs: ArrayLike, task: ArrayLike) -> Tuple[Tensor, Tensor]:
         return self.forward_graph(inputs, task)
+
+    @torch.no_grad()
+    def test_step(self, data: dict) -> SampleList:
+        """As the detector's ``test_step`` (an evaluation loop's call): data preprocessor, then :meth:`predict`
+        with the config's ``test_cfg.tasks``."""
+        data = self.data_preprocessor(data, False)
+        return self.predict(data['inputs'], data['data_samples'])
+
+    val_step = test_step
 
     # ------------------------------------------------------------------ predict
     @torch.no_grad()

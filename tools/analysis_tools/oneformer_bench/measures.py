@@ -200,53 +200,118 @@ def pipeline_throughput(ctx: Context, train_time: Dict) -> Dict:
 
 
 # ----------------------------------------------------------------------------------------------------------------- onnx
-def onnx_end_to_end(ctx: Context) -> Dict:
+#: deployment sides of the onnx measure, besides ONNX Runtime fp32 (grid_sample) and PyTorch eager
+DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'openvino', 'compile')
+
+
+def onnx_end_to_end(ctx: Context, sides=DEPLOY_SIDES) -> Dict:
     """Pre-processing + forward + panoptic post-processing of one image with the network run by ONNX Runtime on
     the CPU vs the same with PyTorch eager on the CPU: same weights, image, data preprocessor and fusion head
     (``oneformer.deployment``); the graph is exported at the image's padded size (fixed shape). Also records the
-    largest logit difference and ONNX Runtime's per-operator time shares (``enable_profiling``)."""
+    largest logit difference and ONNX Runtime's per-operator time shares (``enable_profiling``).
+
+    ``sides`` adds, in the same interleaved runs: ``ort_gather`` (the graph with the deformable attention as
+    ``Gather`` + ``MatMul``), ``ort_int8`` (dynamic int8 quantization of the fp32 graph), ``openvino`` (the fp32
+    graph in OpenVINO, f32) and ``compile`` (PyTorch with ``torch.compile``d network); each with its ratio to
+    eager under ``sides`` in the result (sides whose package is missing are skipped and listed)."""
     from oneformer.deployment import OnnxOneFormer, export_onnx
     from oneformer.deployment.compare import logit_diffs
     p = ctx.p
     model = ctx.model if torch.device(ctx.device).type == 'cpu' else B.build(ctx.model_cfg, ctx.ckpt)
     cfg = B.load_cfg(ctx.cfg_path)
     things, stuff = B.class_names(p)
+    meta = dict(classes=things + stuff, thing_classes=things, stuff_classes=stuff)
     inputs = model.data_preprocessor(ctx.our_inputs(), False)['inputs']
     onnx_file = osp.join(ctx.work_dir, 'onnx', 'model.onnx')
     start = time.perf_counter()
-    export_onnx(model, onnx_file, cfg, dict(classes=things + stuff, thing_classes=things, stuff_classes=stuff),
-                shape=tuple(inputs.shape[-2:]))
+    export_onnx(model, onnx_file, cfg, meta, shape=tuple(inputs.shape[-2:]))
     export_s = time.perf_counter() - start
     runner = OnnxOneFormer(onnx_file, cfg=cfg, device='cpu', threads=ctx.threads)
     task = runner.task_indices(('panoptic', ), 1)
 
-    def eager():  # the detector's predict with the panoptic token and only the panoptic post-processing
-        data = model.data_preprocessor(ctx.our_inputs(), False)
-        samples = data['data_samples']
-        pixel = model.panoptic_head.forward_pixel(model.extract_feat(data['inputs']))
-        return model.add_pred_to_datasample(samples, model._predict_task(pixel, samples, 'panoptic', True,
-                                                                         ('panoptic', )))
+    def eager_fn(m):
+        def eager():  # the detector's predict with the panoptic token and only the panoptic post-processing
+            data = m.data_preprocessor(ctx.our_inputs(), False)
+            samples = data['data_samples']
+            pixel = m.panoptic_head.forward_pixel(m.extract_feat(data['inputs']))
+            return m.add_pred_to_datasample(samples, m._predict_task(pixel, samples, 'panoptic', True,
+                                                                     ('panoptic', )))
+        return eager
 
-    def onnx():  # the same with the network in ONNX Runtime
-        data = runner.data_preprocessor(ctx.our_inputs(), False)
-        samples = data['data_samples']
-        cls, masks = runner.forward_graph(data['inputs'], task)
-        res = runner.panoptic_fusion_head.predict(cls[:, 0], masks[:, 0], samples, rescale=True, tasks=('panoptic', ))
-        return model.add_pred_to_datasample(samples, res)
+    def graph_fn(r):
+        def onnx():  # the same with the network in ONNX Runtime (OpenVINO)
+            data = r.data_preprocessor(ctx.our_inputs(), False)
+            samples = data['data_samples']
+            cls, masks = r.forward_graph(data['inputs'], task)
+            res = r.panoptic_fusion_head.predict(cls[:, 0], masks[:, 0], samples, rescale=True, tasks=('panoptic', ))
+            return model.add_pred_to_datasample(samples, res)
+        return onnx
 
+    eager = eager_fn(model)
+    fns, extra, skipped = dict(onnx=graph_fn(runner), eager=eager), {}, []
+    for side in sides:
+        try:
+            fns[side], extra[side] = _deploy_side(side, ctx, model, cfg, meta, onnx_file, inputs, eager_fn, graph_fn)
+        except ImportError as e:
+            skipped.append(f'{side}: {e}')
     with torch.no_grad():
         diffs = logit_diffs(model, runner, inputs, ('panoptic', ))['panoptic']
         # saturated probabilities (the calibrated random model's, as a trained model's) tie the panoptic argmax
         # between queries: float rounding may then assign a few pixels to another query; count them
-        maps = [f()[0].pred_panoptic_seg.sem_seg for f in (eager, onnx)]
-        differ = int((maps[0] != maps[1]).sum())
-        t = time_interleaved(dict(onnx=onnx, eager=eager), p.warmup, p.repeats)  # both on the CPU: no device sync
+        ref = eager()[0].pred_panoptic_seg.sem_seg
+        differ = {name: int((fn()[0].pred_panoptic_seg.sem_seg != ref).sum()) for name, fn in fns.items()
+                  if name != 'eager'}
+        t = time_interleaved(fns, p.warmup, p.repeats)  # all on the CPU: no device sync
     import onnxruntime
+    side_rows = {name: dict(time=t[name], ratio=t[name]['median'] / t['eager']['median'],
+                            panoptic_pixels_differ=differ[name], **extra[name]) for name in extra}
     return ratio_entry(t['onnx'], t['eager'], '<= 0.70', f'ONNX Runtime {onnxruntime.__version__} (CPU)',
                        'PyTorch eager (CPU)', export_s=export_s, onnx_mb=osp.getsize(onnx_file) / 2**20,
                        max_rel_logit_diff=max(diffs['cls']['rel'], diffs['mask']['rel']),
-                       panoptic_pixels_differ=differ, panoptic_pixels=maps[0].numel(),
-                       ort_ops=_ort_op_shares(onnx_file, inputs, task, ctx.threads))
+                       panoptic_pixels_differ=differ['onnx'], panoptic_pixels=ref.numel(), sides=side_rows,
+                       sides_skipped=skipped, ort_ops=_ort_op_shares(onnx_file, inputs, task, ctx.threads))
+
+
+def _deploy_side(side, ctx, model, cfg, meta, onnx_file, inputs, eager_fn, graph_fn):
+    """The timed function of one deployment side and what to record about it."""
+    import copy
+
+    from oneformer.deployment import OnnxOneFormer, export_onnx, quantize_onnx
+    from oneformer.deployment.compare import logit_diffs
+    folder = osp.dirname(onnx_file)
+    if side == 'compile':
+        from oneformer.apis import compile_network
+        compiled = compile_network(copy.deepcopy(model))
+        fn = eager_fn(compiled)
+        start = time.perf_counter()
+        with torch.no_grad():
+            fn()  # compiles
+        return fn, dict(name='torch.compile (inductor, CPU)', first_call_s=time.perf_counter() - start)
+    if side == 'openvino':
+        import openvino
+        runner = OnnxOneFormer(onnx_file, cfg=cfg, threads=ctx.threads, backend='openvino')
+        name = f'OpenVINO {openvino.__version__.split("-")[0]} (CPU, f32)'
+    elif side == 'ort_gather':
+        path = osp.join(folder, 'model_gather.onnx')
+        export_onnx(model, path, cfg, meta, shape=tuple(inputs.shape[-2:]), deform_attn='gather')
+        runner = OnnxOneFormer(path, cfg=cfg, threads=ctx.threads)
+        name = 'ONNX Runtime, deformable attention as Gather + MatMul'
+    elif side == 'ort_int8':
+        path = osp.join(folder, 'model_int8.onnx')
+        start = time.perf_counter()
+        quantize_onnx(onnx_file, path, 'dynamic')
+        runner = OnnxOneFormer(path, cfg=cfg, threads=ctx.threads)
+        name = 'ONNX Runtime int8 (dynamic: MatMul, Gemm, Conv weights)'
+        with torch.no_grad():
+            d = logit_diffs(model, runner, inputs, ('panoptic', ))['panoptic']
+        return graph_fn(runner), dict(name=name, quantize_s=time.perf_counter() - start,
+                                      onnx_mb=osp.getsize(path) / 2**20,
+                                      max_rel_logit_diff=max(d['cls']['rel'], d['mask']['rel']))
+    else:
+        raise ValueError(f'unknown deployment side {side!r}; choose from {DEPLOY_SIDES}')
+    with torch.no_grad():
+        d = logit_diffs(model, runner, inputs, ('panoptic', ))['panoptic']
+    return graph_fn(runner), dict(name=name, max_rel_logit_diff=max(d['cls']['rel'], d['mask']['rel']))
 
 
 def _ort_op_shares(onnx_file: str, inputs: torch.Tensor, task: np.ndarray, threads: int, top: int = 12) -> List:

@@ -50,6 +50,18 @@ def markdown(report: Dict) -> str:
             lines.append(f'| {TITLES[key]} | {_value(e["ours"], e["unit"])} | {_value(e["peer"], e["unit"])} '
                          f'({e["peer_name"]}) | {e["ratio"]:.2f}x | {e["goal"]} | {"yes" if e["met"] else "no"} |')
         tables.append(lines)
+    sides = (results.get('onnx') or {}).get('sides') or {}
+    if sides:
+        e = results['onnx']
+        lines = ['| network run by (same pre- / post-processing) | median | ratio to eager | panoptic pixels differ |',
+                 '|---|---:|---:|---:|',
+                 f'| PyTorch eager | {_value(e["peer"], "s")} | 1.00x | - |',
+                 f'| {e["ours_name"]}, fp32 (GridSample) | {_value(e["ours"], "s")} | {e["ratio"]:.2f}x | '
+                 f'{e["panoptic_pixels_differ"]} of {e["panoptic_pixels"]} |']
+        for side in sides.values():
+            lines.append(f'| {side["name"]} | {_value(side["time"], "s")} | {side["ratio"]:.2f}x | '
+                         f'{side["panoptic_pixels_differ"]} of {e["panoptic_pixels"]} |')
+        tables.append(lines)
     if 'complexity' in results:
         c = results['complexity']
         tables.append([
