@@ -2,7 +2,7 @@
 panels side by side with the segment table and the time taken.
 
     python demo/web_demo.py CONFIG WEIGHTS [--device cpu] [--backend onnxruntime|openvino] [--samples DIR]
-        [--port 7860] [--host 127.0.0.1]
+        [--port 7860] [--host 127.0.0.1] [--preload IMAGE]
 
 ``WEIGHTS`` is a ``.pth`` checkpoint or an exported ``.onnx`` / ``.xml`` (``tools/deployment/pytorch2onnx.py``);
 ``CONFIG`` may be ``-`` for an exported file (it stores its config). Needs the optional ``gradio`` package
@@ -95,8 +95,9 @@ def find_samples(folder: Optional[str]) -> List[str]:
     return sorted(f for f in glob.glob(osp.join(folder, '*')) if f.lower().endswith(IMAGE_EXTENSIONS))
 
 
-def build_app(demo: WebDemo, samples: Sequence[str] = ()):
-    """The Gradio interface (``gradio`` imported here: an optional dependency)."""
+def build_app(demo: WebDemo, samples: Sequence[str] = (), preload: Optional[str] = None):
+    """The Gradio interface (``gradio`` imported here: an optional dependency). ``preload``: an image file shown
+    with its three-task result when the page opens."""
     try:
         import gradio as gr
     except ImportError as e:
@@ -125,6 +126,11 @@ def build_app(demo: WebDemo, samples: Sequence[str] = ()):
             panels = [gr.Image(type='numpy', label=t, interactive=False) for t in PANEL_TASKS]
         table = gr.Dataframe(headers=TABLE_HEADERS, label='segments', interactive=False)
         run.click(predict, inputs=[image, tasks], outputs=[*panels, table, took], api_name='predict')
+        if preload:
+            import mmcv
+            first = mmcv.imread(preload, channel_order='rgb')
+            app.load(lambda: (first, *predict(first, list(PANEL_TASKS))), outputs=[image, *panels, table, took],
+                     api_name=False)
     return app
 
 
@@ -136,11 +142,14 @@ def parse_args(argv=None):
     parser.add_argument('--backend', choices=('onnxruntime', 'openvino'), help='runtime of an exported file')
     parser.add_argument('--samples', help='folder of sample images to pick from')
     parser.add_argument('--score-thr', type=float, default=0.3, help='minimum instance score shown')
+    parser.add_argument('--preload', help='image shown with its result when the page opens')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     args = parser.parse_args(argv)
     if not osp.isfile(args.weights):
         parser.error(f'weights not found: {args.weights}')
+    if args.preload and not osp.isfile(args.preload):
+        parser.error(f'--preload image not found: {args.preload}')
     if args.config != '-' and not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')
     return args
@@ -150,7 +159,8 @@ def main(argv=None):
     args = parse_args(argv)
     demo = WebDemo(None if args.config == '-' else args.config, args.weights, device=args.device,
                    backend=args.backend, score_thr=args.score_thr)
-    build_app(demo, find_samples(args.samples)).launch(server_name=args.host, server_port=args.port)
+    app = build_app(demo, find_samples(args.samples), preload=args.preload)
+    app.launch(server_name=args.host, server_port=args.port)
 
 
 if __name__ == '__main__':
