@@ -14,6 +14,9 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import numpy as np
 
 from oneformer.apis import OneFormerInferencer

@@ -17,13 +17,15 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence
 
+import oneformer  # noqa: F401  registers the project modules; first, before torch: idle OpenMP threads sleep
+
+# isort: split
 import torch
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-import oneformer  # noqa: F401  (registers the project modules)
 from oneformer.apis import compile_network, load_pytorch_model
 
 #: headline metrics (key in the evaluator's results, name, scale to percent)
