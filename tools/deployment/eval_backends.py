@@ -12,6 +12,7 @@ config's pre- and post-processing (as ``OneFormerInferencer`` does). Prints a ma
 """
 import argparse
 import json
+import numbers
 import os
 import os.path as osp
 import time
@@ -96,7 +97,8 @@ def evaluate(model: torch.nn.Module, cfg: Config) -> Dict:
             evaluator.process(data_samples=outputs, data_batch=data)
     metrics = evaluator.evaluate(len(dataloader.dataset))
     timed = slice(1, None) if len(times) > 1 else slice(None)
-    return dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+    # numpy scalars too (mmseg's IoUMetric returns np.float32, which is not a float)
+    return dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)},
                 s_per_image=sum(times[timed]) / max(sum(images[timed]), 1), images=sum(images))
 
 
