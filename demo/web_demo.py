@@ -126,7 +126,8 @@ def build_app(demo: WebDemo, samples: Sequence[str] = (), preload: Optional[str]
         if samples:
             gr.Examples(examples=[[s] for s in samples], inputs=[image], label='samples')
         with gr.Row():
-            panels = [gr.Image(type='numpy', label=t, interactive=False) for t in PANEL_TASKS]
+            # png: lossless panels (gradio sends webp by default)
+            panels = [gr.Image(type='numpy', label=t, interactive=False, format='png') for t in PANEL_TASKS]
         table = gr.Dataframe(headers=TABLE_HEADERS, label='segments', interactive=False)
         run.click(predict, inputs=[image, tasks], outputs=[*panels, table, took], api_name='predict')
         if preload:

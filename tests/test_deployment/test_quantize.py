@@ -74,7 +74,8 @@ def test_cli_static_quantization_and_accuracy_tool(deploy_env, int8, tmp_path):
     """pytorch2onnx --quantize static calibrates on the config's test images; eval_backends reports the metrics
     of PyTorch, fp32 and both int8 graphs within the bound, and a time ratio per model."""
     out = str(tmp_path / 'cli.onnx')
-    result = _tool('pytorch2onnx').main([deploy_env['config'], deploy_env['ckpt'], out, '--shape', '64', '64',
+    # the test pipeline resizes to 128x128: calibration images must fit the fixed graph
+    result = _tool('pytorch2onnx').main([deploy_env['config'], deploy_env['ckpt'], out, '--shape', '128', '128',
                                          '--quantize', 'static', '--calib-images', '2', '--no-verify'])
     static = result['int8']
     from oneformer.deployment import read_metadata
