@@ -15,7 +15,8 @@ demo: install
 
 # OneFormer trained once vs 12 OpenMMLab segmentors (mmdet / mmseg, one training per task) on the same data, backbone,
 # schedule and budget (docs/compare.md): results.json / results.md / leaderboard.png in work_dirs/compare/.
-# ~1 h on 2 idle CPU cores; rerunning reuses finished runs. `make compare` is the same command.
+# Not timed on an idle machine yet: the two-stage / SOLOv2 peers take seconds per CPU iteration, expect well over
+# an hour on 2 cores (docs/compare.md); rerunning reuses finished runs. `make compare` is the same command.
 leaderboard: install
 	$(PY) tools/analysis_tools/compare_segmentors.py
 
