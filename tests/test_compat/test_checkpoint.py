@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmengine.runner import CheckpointLoader, Runner
 
 import oneformer  # noqa: F401  (installs the allow-list)
@@ -31,6 +32,16 @@ class ToyDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         return dict(inputs=torch.full((2, ), float(i)), labels=torch.tensor(float(i % 2)))
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """The runners here make ``mmengine`` the current default scope; later tests build mmdet modules by name."""
+    before = DefaultScope.get_current_instance()
+    yield
+    if before is not None:
+        DefaultScope.get_instance(f'restore-{id(before)}-{len(DefaultScope._instance_dict)}',
+                                  scope_name=before.scope_name)
 
 
 def _runner(work_dir, max_iters, resume=False, load_from=None):

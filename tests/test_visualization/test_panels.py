@@ -143,7 +143,9 @@ def test_show_dir_saves_one_titled_enlarged_picture_per_image(tmp_path):
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     work_dir = tmp_path / 'work'
-    tool.main([str(cfg_file), str(ckpt), '--task', 'semantic', '--work-dir', str(work_dir), '--show-dir', 'vis'])
+    tool.main([str(cfg_file), str(ckpt), '--task', 'semantic', '--work-dir', str(work_dir), '--show-dir', 'vis',
+               # a name of its own: mmengine returns an earlier test's instance of the runtime's 'visualizer'
+               '--cfg-options', f'visualizer.name=panels_{tmp_path.name}'])
 
     pictures = sorted(p for p in work_dir.rglob('*.png'))
     # one picture per image, under --show-dir (mmdet puts it in the run's timestamp folder); nothing else
