@@ -38,6 +38,18 @@ def test_problems_name_both_numbers_and_the_keys():
     assert config_class_counts(dict(panoptic_head=dict(type='OneFormerHead')))['model.panoptic_head'] == (80, 53, 133)
 
 
+
+def test_config_counts_of_a_fusion_head_that_follows_panoptic_head():
+    """A fusion head config without class counts takes panoptic_head's (as the built detector does), not the
+    class defaults (80 / 53): the README's custom-data config sets them on panoptic_head only."""
+    cfg = tiny_model_cfg(num_things=2, num_stuff=1)
+    for key in ('num_things_classes', 'num_stuff_classes'):
+        cfg['panoptic_fusion_head'].pop(key, None)
+    counts = config_class_counts(cfg)
+    assert counts['model.panoptic_fusion_head'] == (2, 1, 3) == counts['model.panoptic_head']
+    init_default_scope('mmdet')
+    assert model_class_counts(MODELS.build(cfg)) == counts
+
 def test_model_counts_of_a_built_model():
     init_default_scope('mmdet')
     model = MODELS.build(tiny_model_cfg(num_things=2, num_stuff=4))

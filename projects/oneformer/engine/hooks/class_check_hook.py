@@ -50,10 +50,15 @@ def _default_arg(type_name, arg: str):
 def config_class_counts(model_cfg: dict) -> ClassCounts:
     """Class counts of a model *config* (values the config leaves out take the head class's defaults)."""
     counts: ClassCounts = {}
+    panoptic_head = model_cfg.get('panoptic_head') or {}
     for name in _HEADS:
         head = model_cfg.get(name)
         if not head:
             continue
+        if name == 'panoptic_fusion_head':
+            # what the fusion head leaves unset follows panoptic_head (OneFormer.follow_head_sizes)
+            head = {**{k: panoptic_head[k] for k in ('num_things_classes', 'num_stuff_classes')
+                       if k in panoptic_head}, **head}
         things = head.get('num_things_classes', _default_arg(head.get('type'), 'num_things_classes'))
         stuff = head.get('num_stuff_classes', _default_arg(head.get('type'), 'num_stuff_classes'))
         if things is not None and stuff is not None:
