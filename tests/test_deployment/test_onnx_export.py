@@ -37,6 +37,11 @@ def _checkpoint(cfg, path: str) -> None:
     """Random tiny weights made to predict several things and stuff (random weights predict one class everywhere):
     larger query positions spread the queries, sharper class and mask heads give confident, varied segments."""
     from mmdet.registry import MODELS
+    from mmengine.logging import MMLogger
+
+    # init_weights writes to the current logger's file handlers: an earlier test's runner may have closed its
+    # file (mmengine keeps the logger as the current instance), so give this build a logger of its own
+    MMLogger.get_instance(f'deploy_checkpoint_{osp.basename(path)}_{id(cfg)}')
     torch.manual_seed(1)
     model = MODELS.build(cfg.model)
     model.init_weights()
