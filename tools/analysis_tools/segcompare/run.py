@@ -13,6 +13,7 @@ from typing import Dict
 
 from .common import METRICS, REPO, TASK_METRIC, CompareError, dump_json, load_json
 from .env import THREAD_ENV, cpu_isa_env
+from .measure import train_clock
 from .peers import RunSpec, display_config
 
 
@@ -69,41 +70,6 @@ def launch(job: Dict, work_dir: str) -> Dict:
     return result
 
 
-def _train_clock():
-    """A hook that accumulates the wall time and the process CPU time (all threads of this process; data loader
-    workers excluded) of the training loop and keeps them in the checkpoints, so a resumed run reports its whole
-    training time."""
-    from mmengine.hooks import Hook
-
-    class TrainClock(Hook):
-        """Training-loop wall / CPU seconds, saved in and restored from checkpoints."""
-        priority = 'VERY_HIGH'  # before CheckpointHook's after_train_iter: the saved total includes that iteration
-
-        def __init__(self):
-            self.seconds = self.cpu_seconds = 0.0
-            self._last = self._last_cpu = None
-
-        def before_train(self, runner) -> None:
-            self._last, self._last_cpu = time.perf_counter(), time.process_time()
-
-        def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-            now, now_cpu = time.perf_counter(), time.process_time()
-            self.seconds += now - self._last
-            self.cpu_seconds += now_cpu - self._last_cpu
-            self._last, self._last_cpu = now, now_cpu
-
-        def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-            meta = checkpoint.setdefault('meta', {})
-            meta['compare_train_seconds'], meta['compare_train_cpu_seconds'] = self.seconds, self.cpu_seconds
-
-        def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-            meta = checkpoint.get('meta', {})
-            self.seconds = float(meta.get('compare_train_seconds', 0.0))
-            self.cpu_seconds = float(meta.get('compare_train_cpu_seconds', 0.0))
-
-    return TrainClock()
-
-
 def train_and_evaluate(spec: RunSpec, cfg, job: Dict) -> Dict:
     """Train (or resume) one run, evaluate it on the val split, measure it; writes and returns ``result.json``.
 
@@ -126,7 +92,7 @@ def train_and_evaluate(spec: RunSpec, cfg, job: Dict) -> Dict:
         cfg.visualizer.name = cfg.experiment_name
     cfg.resume, cfg.load_from = (True, None) if done is None else (False, done['checkpoint'])
     runner = Runner.from_cfg(cfg)
-    clock = _train_clock()
+    clock = train_clock()
     runner.register_hook(clock)
     if done is None:
         print(f'{tag}: training {spec.model} ({spec.library}) on {"+".join(spec.tasks)} for {iters} iterations of '
