@@ -2,19 +2,14 @@
 # configs/oneformer/oneformer_r50_8xb2-160k_ade20k-panoptic-512x512.py for the paper-scale comparison (docs/compare.md).
 # Reads the instance JSONs tools/dataset_converters/ade20k_panoptic.py writes next to the panoptic ones
 # (ade20k_instance_{train,val}.json; category names = the panoptic thing classes, listed below, which differ from the
-# spelling of mmdet's ADE20KInstanceDataset). Pipeline and schedule as in the panoptic peer (same file name,
-# -panoptic); Mask2Former's own ADE20K instance recipe crops 640 (see there).
-_base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py']
+# spelling of mmdet's ADE20KInstanceDataset). Pipeline and schedule as in the panoptic peer (_base_/ade20k_r50.py);
+# Mask2Former's own ADE20K instance recipe crops 640 (see there).
+_base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py', './_base_/ade20k_r50.py']
 
 num_things_classes = 100
 num_stuff_classes = 0
 num_classes = num_things_classes + num_stuff_classes
-data_root = 'data/ADEChallengeData2016/'
-crop_size = (512, 512)  # (w, h)
-train_scales = [(2048, int(512 * x * 0.1)) for x in range(5, 21)]
-test_scale = (2048, 512)
-max_iters = 160000
-backend_args = None
+data_root, max_iters = _base_.ade20k_data_root, _base_.ade20k_max_iters
 ade20k_thing_classes = ('bed', 'window', 'cabinet', 'person', 'door', 'table', 'curtain', 'chair', 'car',
     'painting, picture', 'sofa', 'shelf', 'mirror', 'armchair', 'seat', 'fence', 'desk', 'wardrobe, closet, press',
     'lamp', 'tub', 'rail', 'cushion', 'box', 'column, pillar', 'signboard, sign',
@@ -32,7 +27,7 @@ ade20k_thing_classes = ('bed', 'window', 'cabinet', 'person', 'door', 'table', '
     'glass, drinking glass', 'clock', 'flag')
 
 batch_augments = [
-    dict(type='BatchFixedSizePad', size=crop_size[::-1], img_pad_value=0, pad_mask=True, mask_pad_value=0,
+    dict(type='BatchFixedSizePad', size=_base_.crop_size[::-1], img_pad_value=0, pad_mask=True, mask_pad_value=0,
          pad_seg=False)
 ]
 model = dict(
@@ -44,41 +39,30 @@ model = dict(
     panoptic_fusion_head=dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, backend_args=backend_args),
-    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, crop_type='absolute', recompute_bbox=True,
-         allow_negative_crop=True),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, backend_args=None),
+    *_base_.ade20k_augmentation,
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-5, 1e-5), by_mask=True),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='Resize', scale=_base_.test_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, backend_args=None),
     dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
-    batch_size=2,  # 8 GPUs x 2
-    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration based, as OneFormer's recipe
-    dataset=dict(
-        data_root=data_root,
-        metainfo=dict(classes=ade20k_thing_classes),
-        ann_file='ade20k_instance_train.json',
-        data_prefix=dict(_delete_=True, img='images/training/'),  # no panoptic PNG folder
-        pipeline=train_pipeline))
+    _base_.ade20k_train_loader,
+    dataset=dict(data_root=data_root, metainfo=dict(classes=ade20k_thing_classes),
+                 ann_file='ade20k_instance_train.json',
+                 data_prefix=dict(_delete_=True, img='images/training/'),  # no panoptic PNG folder
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(
-        data_root=data_root,
-        metainfo=dict(classes=ade20k_thing_classes),
-        ann_file='ade20k_instance_val.json',
-        data_prefix=dict(_delete_=True, img='images/validation/'),
-        pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, metainfo=dict(classes=ade20k_thing_classes), ann_file='ade20k_instance_val.json',
+                 data_prefix=dict(_delete_=True, img='images/validation/'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'ade20k_instance_val.json', metric='segm')
 test_evaluator = val_evaluator
 
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=5000)
-param_scheduler = [dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
+train_cfg = _base_.ade20k_schedule.train_cfg
+param_scheduler = _base_.ade20k_schedule.param_scheduler

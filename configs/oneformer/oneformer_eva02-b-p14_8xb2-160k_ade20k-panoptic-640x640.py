@@ -8,13 +8,11 @@ pretrained = 'https://download.openmmlab.com/mmpretrain/v1.0/eva02/eva02-base-p1
 model = dict(
     data_preprocessor=dict(mean=[122.771, 116.746, 104.094], std=[68.501, 66.632, 70.323]),  # CLIP's x 255
     backbone=dict(
-        _delete_=True,
+        _base_.vit_model.backbone,
         type='mmpretrain.ViTEVA02',
         arch='b',
         img_size=224,  # the checkpoint's position-embedding grid (16x16); RoPE and embeddings follow the input
         patch_size=14,
         sub_ln=True,
         final_norm=False,  # the MIM checkpoint has no final norm
-        drop_path_rate=0.1,
-        out_type='featmap',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+        init_cfg=dict(_base_.vit_model.backbone.init_cfg, checkpoint=pretrained)))

@@ -9,14 +9,12 @@ pretrained = 'https://download.openmmlab.com/mmclassification/v1/vit_sam/vit-bas
 
 model = dict(
     backbone=dict(
-        _delete_=True,
+        _base_.vit_model.backbone,
         type='mmpretrain.ViTSAM',
         arch='base',
         img_size=1024,  # the checkpoint's grids (64x64 position embeddings, global relative positions)
         patch_size=16,
         window_size=14,
         out_channels=0,  # no SAM neck
-        out_type='featmap',
-        drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+        init_cfg=dict(_base_.vit_model.backbone.init_cfg, checkpoint=pretrained)))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'rel_pos': dict(lr_mult=1.0, decay_mult=0.)}))
