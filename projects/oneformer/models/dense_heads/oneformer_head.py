@@ -204,7 +204,9 @@ class OneFormerHead(Mask2FormerHead):
         guided = self.query_transformer(task, mask_features, self.query_embed.weight[:-1])
         return torch.cat([guided, task[:, None]], dim=1)
 
-    def decode(self, queries: Tensor, pixel_feats: PixelFeats) -> Tuple[List[Tensor], List[Tensor]]:
+    def decode(self, queries: Tensor, pixel_feats: PixelFeats,
+               keys: Optional[Tuple[List[Tensor], List[Tensor]]] = None,
+               all_layers: bool = True) -> Tuple[List[Tensor], List[Tensor]]:
         """Masked-attention decoder from given queries: predictions of the initial queries and of every layer.
         Mirrored from the layer loop of ``Mask2FormerHead.forward`` (mmdet 3.3), which takes no queries (guarded by
         ``tests/test_models/test_dense_heads/test_decode_mirrors_mask2former.py``).
@@ -212,13 +214,16 @@ class OneFormerHead(Mask2FormerHead):
         Args:
             queries (Tensor): (B, N, C) object queries.
             pixel_feats (tuple): :meth:`forward_pixel`'s output.
+            keys (tuple, optional): :meth:`decoder_inputs` of ``pixel_feats`` when already computed.
+            all_layers (bool): Keep the predictions of every layer (training: deep supervision). False keeps only
+                the final one (inference: the earlier full-size mask logits are freed as the loop goes).
 
         Returns:
             tuple[list[Tensor]]: class logits (B, N, K+1) and mask logits (B, N, H/4, W/4), for the initial
-            queries and after every decoder layer (last = final).
+            queries and after every decoder layer (last = final; only the final one if ``all_layers`` is False).
         """
         mask_features, multi_scale_memorys = pixel_feats
-        decoder_inputs, decoder_pos = self.decoder_inputs(pixel_feats)
+        decoder_inputs, decoder_pos = self.decoder_inputs(pixel_feats) if keys is None else keys
         query_embed = self.query_embed.weight[None].expand(queries.shape[0], -1, -1)
         query_feat = queries
         cls_pred, mask_pred, attn_mask = self._forward_head(query_feat, mask_features,
@@ -239,24 +244,42 @@ class OneFormerHead(Mask2FormerHead):
                 key_padding_mask=None)
             next_size = multi_scale_memorys[(i + 1) % self.num_transformer_feat_level].shape[-2:]
             cls_pred, mask_pred, attn_mask = self._forward_head(query_feat, mask_features, next_size)
+            if not all_layers:
+                cls_pred_list.clear()
+                mask_pred_list.clear()
             cls_pred_list.append(cls_pred)
             mask_pred_list.append(mask_pred)
         return cls_pred_list, mask_pred_list
 
-    def forward_decoder(self, pixel_feats: PixelFeats, task_tokens: Tensor) -> Tuple[List[Tensor], ...]:
+    def forward_decoder(self, pixel_feats: PixelFeats, task_tokens: Tensor,
+                        all_layers: bool = True) -> Tuple[List[Tensor], ...]:
         """Task-conditioned queries, then the masked-attention decoder.
 
+        Several tokens per image decode in one batched pass: with B images in ``pixel_feats`` and T·B tokens
+        (image-major: image 0's T tokens, then image 1's, ...), the decoder's task-independent keys (input
+        projections, level embeddings, positional encodings) are computed once per image and shared by its T
+        passes.
+
         Args:
-            pixel_feats (tuple): :meth:`forward_pixel`'s output.
-            task_tokens (Tensor): (B, 77) token ids of the task prompts.
+            pixel_feats (tuple): :meth:`forward_pixel`'s output for B images.
+            task_tokens (Tensor): (T·B, 77) token ids of the task prompts, T >= 1.
+            all_layers (bool): Return every layer's predictions (True) or only the final ones (see :meth:`decode`).
 
         Returns:
-            tuple: ``cls_pred_list`` (each (B, N, K+1)), ``mask_pred_list`` (each (B, N, H/4, W/4)), one per
+            tuple: ``cls_pred_list`` (each (T·B, N, K+1)), ``mask_pred_list`` (each (T·B, N, H/4, W/4)), one per
             supervised prediction (initial queries + every decoder layer), and the object queries before the
-            masked decoder (B, N, C) used by the contrastive loss.
+            masked decoder (T·B, N, C) used by the contrastive loss.
         """
+        num_images, num_tokens = pixel_feats[0].shape[0], task_tokens.shape[0]
+        reps = num_tokens // num_images
+        if reps * num_images != num_tokens:
+            raise ValueError(f'{num_tokens} task tokens for {num_images} images: give T tokens per image (T*B)')
+        keys = self.decoder_inputs(pixel_feats)
+        if reps > 1:
+            pixel_feats = (_per_token(pixel_feats[0], reps), [_per_token(m, reps) for m in pixel_feats[1]])
+            keys = tuple([_per_token(k, reps) for k in level] for level in keys)
         queries = self.init_queries(task_tokens, pixel_feats[0])
-        cls_pred_list, mask_pred_list = self.decode(queries, pixel_feats)
+        cls_pred_list, mask_pred_list = self.decode(queries, pixel_feats, keys, all_layers=all_layers)
         return cls_pred_list, mask_pred_list, queries
 
     def forward(self, x: Sequence[Tensor], batch_data_samples: SampleList) -> Tuple[List[Tensor], List[Tensor]]:
@@ -355,17 +378,18 @@ class OneFormerHead(Mask2FormerHead):
 
     # ------------------------------------------------------------------ predict
     def predict_by_pixel_feats(self, pixel_feats: PixelFeats, tasks: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Final predictions for one task per sample (the fusion head upsamples only the queries it reads).
+        """Final predictions (the fusion head upsamples only the queries it reads).
 
         Args:
-            pixel_feats (tuple): :meth:`forward_pixel`'s output.
-            tasks (Sequence[str]): B task names (the token of each sample).
+            pixel_feats (tuple): :meth:`forward_pixel`'s output for B images.
+            tasks (Sequence[str]): T·B task names, image-major (T tokens per image, decoded in one pass; T = 1:
+                the token of each sample).
 
         Returns:
-            tuple[Tensor]: class logits (B, N, K+1) and 1/4-scale mask logits (B, N, H/4, W/4).
+            tuple[Tensor]: class logits (T·B, N, K+1) and 1/4-scale mask logits (T·B, N, H/4, W/4).
         """
         tokens = self.get_task_tokens(tasks, device=pixel_feats[0].device)
-        cls_list, mask_list, _ = self.forward_decoder(pixel_feats, tokens)
+        cls_list, mask_list, _ = self.forward_decoder(pixel_feats, tokens, all_layers=False)
         return cls_list[-1], mask_list[-1]
 
     def predict(self, x: Sequence[Tensor], batch_data_samples: SampleList,
@@ -385,3 +409,8 @@ class OneFormerHead(Mask2FormerHead):
         cls, masks = self.predict_by_pixel_feats(self.forward_pixel(x), tasks)
         img_shape = batch_data_samples[0].metainfo['batch_input_shape']
         return cls, F.interpolate(masks, size=tuple(img_shape[:2]), mode='bilinear', align_corners=False)
+
+
+def _per_token(x: Tensor, reps: int) -> Tensor:
+    """(B, ...) -> (B·reps, ...), each image's rows repeated for its ``reps`` tokens (image-major)."""
+    return x.unsqueeze(1).expand(-1, reps, *x.shape[1:]).flatten(0, 1)

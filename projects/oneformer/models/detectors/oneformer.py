@@ -20,8 +20,9 @@ class OneFormer(MaskFormer):
 
     Training: the task of each image is its data sample's metainfo ``task`` (set by ``OneFormerTaskTargets``).
     Test: ``test_cfg.tasks`` says which predictions to return (default all three; ``'all'`` or a task name also
-    work), exactly those. The backbone and pixel decoder run once, the decoder once per task, each output from the
-    token of its own task (``pred_panoptic_seg`` from "the task is panoptic", ...), as the paper evaluates.
+    work), exactly those. The backbone and pixel decoder run once, the decoder once per task (the tasks' passes
+    batched into one call), each output from the token of its own task (``pred_panoptic_seg`` from "the task is
+    panoptic", ...), as the paper evaluates.
     ``test_cfg.task_token='panoptic'`` (a task name) instead makes that one token produce every requested output in
     one decoder pass, as the official evaluation with ``MODEL.TEST.TASK`` does. The rule is
     :func:`oneformer.tasks.prediction_plan`. ``predict(..., tasks=..., task_token=...)`` overrides both for one call.
@@ -180,18 +181,19 @@ class OneFormer(MaskFormer):
         """:meth:`predict` from the output of :meth:`extract_pixel_feats` (same arguments and return)."""
         if tasks is None:
             tasks, task_token = self.test_tasks, task_token or self.test_task_token
+        plan = prediction_plan(tasks, task_token)
+        # every pass of the plan in one batched decoder call (T tokens per image, image-major); the decoder's
+        # task-independent keys are computed once per image (OneFormerHead.forward_decoder)
+        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(
+            pixel_feats, [token for _ in batch_data_samples for token, _ in plan])
+        num_passes = len(plan)
         results = [dict() for _ in batch_data_samples]
-        for token, outputs in prediction_plan(tasks, task_token):
-            for merged, res in zip(results, self._predict_task(pixel_feats, batch_data_samples, token,
-                                                               rescale, outputs)):
+        for i, (_, outputs) in enumerate(plan):
+            for merged, res in zip(results, self.panoptic_fusion_head.predict(
+                    mask_cls[i::num_passes], mask_pred[i::num_passes], batch_data_samples, rescale=rescale,
+                    tasks=outputs)):
                 merged.update(res)
         return self.add_pred_to_datasample(batch_data_samples, results)
-
-    def _predict_task(self, pixel_feats, batch_data_samples: SampleList, task: str, rescale: bool,
-                      outputs: Sequence[str]) -> List[dict]:
-        mask_cls, mask_pred = self.panoptic_head.predict_by_pixel_feats(pixel_feats, [task] * len(batch_data_samples))
-        return self.panoptic_fusion_head.predict(mask_cls, mask_pred, batch_data_samples, rescale=rescale,
-                                                 tasks=outputs)
 
     def add_pred_to_datasample(self, data_samples: SampleList, results_list: List[dict]) -> SampleList:
         """Write ``results_list`` (per sample, ``{task: prediction}``) to the tasks' fields (``tasks.PRED_FIELDS``).
