@@ -9,8 +9,8 @@ import torch
 from mmdet.registry import MODELS
 
 from oneformer.model_converters import convert_hf_dir, convert_hf_state_dict, hf_head_to_official
+from oneformer.testing.hf_models import HF_STAGES, build_converted, make_hf_model
 
-from .hf_models import STAGES, build_converted, make_hf_model
 from .official_names import dinat_hf_pairs, head_pairs
 
 DEPTHS = (1, 1, 2, 1)
@@ -109,7 +109,7 @@ def test_hf_dinat_checkpoint_converts_to_a_config_that_loads_it(tmp_path):
     from transformers import DinatConfig, ResNetConfig
     # an HF model whose pixel decoder takes the DiNAT's channels (a ResNet of the same widths stands in for it)
     stand_in = ResNetConfig(embedding_size=8, hidden_sizes=CHANNELS, depths=[1, 1, 1, 1], layer_type='basic',
-                            out_features=STAGES)
+                            out_features=HF_STAGES)
     hf = make_hf_model('resnet', backbone_config=stand_in)
     sd = OrderedDict((k, v.contiguous()) for k, v in hf.state_dict().items()
                      if not k.startswith('model.pixel_level_module.encoder.'))
@@ -119,7 +119,7 @@ def test_hf_dinat_checkpoint_converts_to_a_config_that_loads_it(tmp_path):
     config = hf.config.to_dict()
     config['backbone_config'] = DinatConfig(embed_dim=16, depths=list(DEPTHS), num_heads=[1, 2, 2, 4], kernel_size=3,
                                             dilations=[[1], [2], [1, 2], [1]], mlp_ratio=2.0, drop_path_rate=0.3,
-                                            out_features=STAGES).to_dict()
+                                            out_features=HF_STAGES).to_dict()
     hf_dir = tmp_path / 'hf'
     hf_dir.mkdir()
     (hf_dir / 'config.json').write_text(json.dumps(config))

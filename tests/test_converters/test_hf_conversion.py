@@ -15,8 +15,8 @@ from oneformer.model_converters import (
     swin_relative_position_index,
 )
 from oneformer.tasks import task_tokens, tokenize
+from oneformer.testing.hf_models import build_converted, make_hf_model
 
-from .hf_models import build_converted, make_hf_model
 from .official_names import official_swin_relative_position_index
 
 # transformers 5.x in-memory Swin names (its conversion_mapping "swin" / "SwinBackbone" entries), from 4.x names

@@ -13,9 +13,9 @@ from mmengine.config import Config
 from oneformer.datasets import CITYSCAPES_PANOPTIC_METAINFO, LABEL_TO_TRAIN_ID
 from oneformer.model_converters import configs_root, convert_hf_dir
 from oneformer.tasks import task_tokens
+from oneformer.testing.hf_models import HF_IMAGE_SHAPE, build_converted, make_hf_model
 
 from ..conftest import REPO
-from .hf_models import IMAGE_SHAPE, build_converted, make_hf_model
 
 TOL = 1e-4
 
@@ -57,7 +57,7 @@ def test_cityscapes_config_evaluates_on_cityscapes_with_the_hf_test_size(tmp_pat
     assert meta['source_class_ids'] == list(LABEL_TO_TRAIN_ID)
     assert (cfg.model.panoptic_head.num_things_classes, cfg.model.panoptic_head.num_stuff_classes) == (8, 11)
 
-    x = torch.randn(IMAGE_SHAPE)
+    x = torch.randn(HF_IMAGE_SHAPE)
     with torch.no_grad():
         hf_cls = hf(pixel_values=x, task_inputs=task_tokens('panoptic')[None]).class_queries_logits
         from mmdet.structures import DetDataSample

@@ -13,9 +13,9 @@ from mmdet.structures import DetDataSample
 
 from oneformer.model_converters import convert_hf_dir
 from oneformer.tasks import TASKS, task_tokens
+from oneformer.testing.hf_models import HF_IMAGE_SHAPE, build_converted, make_hf_model
 
 from ..conftest import REPO
-from .hf_models import IMAGE_SHAPE, build_converted, make_hf_model
 
 pytestmark = pytest.mark.slow
 TOL = 1e-4
@@ -53,7 +53,7 @@ def converted(request, tmp_path_factory):
         assert convert_hf_dir(str(tmp / 'hf'), str(tmp / 'mm'), strict=True).unconsumed == []
     model, cfg, ckpt = build_converted(str(tmp / 'mm'))
     torch.manual_seed(1)
-    return request.param, hf, model, cfg, ckpt, torch.randn(IMAGE_SHAPE)
+    return request.param, hf, model, cfg, ckpt, torch.randn(HF_IMAGE_SHAPE)
 
 
 @pytest.mark.parametrize('task', TASKS)
@@ -62,7 +62,7 @@ def test_logits_match_hf(converted, task):
     hf_cls, hf_masks = _hf_logits(hf, x, task)
     cls, masks = _our_logits(model, x, task)
     assert cls.shape == hf_cls.shape == (1, 12, 6)
-    assert masks.shape == hf_masks.shape == (1, 12, IMAGE_SHAPE[2] // 4, IMAGE_SHAPE[3] // 4)
+    assert masks.shape == hf_masks.shape == (1, 12, HF_IMAGE_SHAPE[2] // 4, HF_IMAGE_SHAPE[3] // 4)
     d_cls, d_mask = (cls - hf_cls).abs().max().item(), (masks - hf_masks).abs().max().item()
     print(f'\n[parity] {kind:8s} {task:9s} max|d cls| {d_cls:.2e}  max|d mask| {d_mask:.2e}  '
           f'(|mask| up to {hf_masks.abs().max().item():.2f})')
@@ -134,7 +134,7 @@ def test_class_info_reorders_the_class_head(tmp_path):
     assert cfg.model.test_cfg.object_mask_thr == 0.8
     assert cfg.model.data_preprocessor.mean == pytest.approx([123.675, 116.28, 103.53])
     assert cfg.model.data_preprocessor.std == pytest.approx([58.395, 57.12, 57.375])
-    x = torch.randn(IMAGE_SHAPE)
+    x = torch.randn(HF_IMAGE_SHAPE)
     hf_cls, hf_masks = _hf_logits(hf, x, 'instance')
     cls, masks = _our_logits(model, x, 'instance')
     assert torch.allclose(cls, hf_cls[..., [1, 3, 4, 0, 2, 5]], atol=TOL)

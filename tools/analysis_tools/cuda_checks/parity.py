@@ -63,69 +63,30 @@ def row_model_forward(ctx: Context):
     return rel <= TOL_LOGITS, values, f'worst logit diff {fmt(rel)} ({name}); {len(tasks)} tasks'
 
 
-def _hf_model(kind: str, seed: int):
-    """A random ``OneFormerForUniversalSegmentation`` as in tests/test_converters/hf_models.py (hidden 32,
-    12 queries, 5 classes, noise on every parameter so that a wrong mapping cannot hide behind zeros)."""
-    from transformers import (
-        ConvNextConfig,
-        OneFormerConfig,
-        OneFormerForUniversalSegmentation,
-        ResNetConfig,
-        SwinConfig,
-    )
-    stages = ['stage1', 'stage2', 'stage3', 'stage4']
-    backbones = dict(
-        swin=lambda: SwinConfig(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4], window_size=3,
-                                image_size=128, drop_path_rate=0.0, out_features=stages),
-        convnext=lambda: ConvNextConfig(hidden_sizes=[16, 32, 32, 64], depths=[1, 1, 2, 1],
-                                        layer_scale_init_value=1.0, out_features=stages),
-        resnet=lambda: ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64], depths=[2, 2, 2, 2],
-                                    layer_type='basic', out_features=stages))
-    if kind not in backbones:
-        raise ValueError(f'--hf-backbones: unknown {kind!r}; choose from {sorted(backbones)}')
-    torch.manual_seed(seed)
-    model = OneFormerForUniversalSegmentation(OneFormerConfig(
-        backbone_config=backbones[kind](), hidden_dim=32, conv_dim=32, mask_dim=32, num_queries=12, decoder_layers=4,
-        encoder_layers=2, num_attention_heads=4, dim_feedforward=64, encoder_feedforward_dim=48,
-        text_encoder_n_ctx=4, num_labels=5))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-        for name, buf in model.named_buffers():
-            if name.endswith('running_var'):
-                buf.uniform_(0.5, 1.5)
-            elif name.endswith('running_mean'):
-                buf.normal_(0, 0.1)
-    return model.eval()
-
-
 def row_hf_parity(ctx: Context):
     """Tiny random HF OneFormers converted by ``convert_hf_dir``: our logits = HF's, both on the device."""
     import transformers
-    from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    from mmengine.config import Config
 
     from oneformer.model_converters import convert_hf_dir
     from oneformer.tasks import TASKS as tasks
     from oneformer.tasks import task_tokens
-    kinds = [k for k in ctx.args.hf_backbones.split(',') if k] or (['resnet'] if ctx.dry else
-                                                                     ['swin', 'convnext', 'resnet'])
+    from oneformer.testing.hf_models import HF_BACKBONES, HF_IMAGE_SHAPE, build_converted, make_hf_model
+    kinds = [k for k in ctx.args.hf_backbones.split(',') if k] or (['resnet'] if ctx.dry else list(HF_BACKBONES))
+    unknown = [k for k in kinds if k not in HF_BACKBONES]
+    if unknown:
+        raise ValueError(f'--hf-backbones: unknown {unknown}; choose from {list(HF_BACKBONES)}')
     results = {}
     for kind in kinds:
-        hf = _hf_model(kind, ctx.args.seed)
+        hf = make_hf_model(kind, ctx.args.seed)
         folder = tempfile.mkdtemp(prefix=f'hf_{kind}_', dir=ctx.work_dir)
         hf.save_pretrained(osp.join(folder, 'hf'))
         convert_hf_dir(osp.join(folder, 'hf'), osp.join(folder, 'mm'), strict=True)
-        cfg = Config.fromfile(osp.join(folder, 'mm', 'config.py'))
-        model = MODELS.build(cfg.model)
-        state = torch.load(osp.join(folder, 'mm', 'model.pth'), map_location='cpu', weights_only=True)['state_dict']
-        model.load_state_dict(state, strict=True)
-        model.eval().to(ctx.device)
+        model = build_converted(osp.join(folder, 'mm'))[0].to(ctx.device)
         hf.to(ctx.device)
         g = torch.Generator().manual_seed(ctx.args.seed + 1)
-        # 128x160: every Swin stage is larger than its window (HF shrinks windows on smaller maps)
-        shape = (1, 3, 64, 96) if ctx.dry and kind != 'swin' else (1, 3, 128, 160)
+        # the tests' input (every Swin stage larger than its window); a smaller one for a dry run
+        shape = (1, 3, 64, 96) if ctx.dry and kind != 'swin' else HF_IMAGE_SHAPE
         x = torch.randn(shape, generator=g).to(ctx.device)
         with strict_fp32(), torch.no_grad():
             for task in tasks:
