@@ -2,19 +2,17 @@
 the config); a top-level ``metainfo`` that the datasets of a ``_base_`` never receive is refused by tools/train.py
 and tools/test.py and reported by check_dataset; the classes the datasets use are written to the log."""
 import argparse
-import logging
 import os.path as osp
 import sys
 
 import pytest
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from oneformer.dataset_converters import generate_synthetic_panoptic
 from oneformer.engine import setup_test_cfg, setup_train_cfg
 from oneformer.engine.dataset_classes import describe_classes, unapplied_metainfo_problems
 from oneformer.engine.hooks import ClassCountCheckHook
-from oneformer.testing import config_path
+from oneformer.testing import captured_log, config_path
 
 THINGS, STUFF = ('car', 'person'), ('road', 'grass', 'sky')
 SUBSET = ['person', 'grass', 'sky']
@@ -147,15 +145,8 @@ def test_check_dataset_and_the_class_check_say_which_classes_are_used(root, tmp_
     ds_cfg.pipeline = []
     dataset = DATASETS.build(ds_cfg)
     runner = type('Runner', (), {'train_loop': Loop(dataset), 'model': None, '_val_loop': None})()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with captured_log() as records:
         ClassCountCheckHook().before_train(runner)
-    finally:
-        logger.removeHandler(handler)
     said = [r.getMessage() for r in records]
     assert said == ['train_dataloader: the dataset (OneFormerPanopticDataset, 3 images) uses '
                     + describe_classes(dataset.metainfo)]

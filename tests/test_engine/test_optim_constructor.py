@@ -11,6 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 from oneformer.engine import OneFormerOptimWrapperConstructor
+from oneformer.testing import captured_log
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LR, WD = 1e-4, 0.05
@@ -194,15 +195,9 @@ def test_paramwise_lines_are_debug_and_summarised():
 
     from mmengine.logging import MMLogger
     logger = MMLogger.get_instance('paramwise_summary_test', log_level='INFO')  # the 'current' logger now
-    records = []
-    handler = logging.Handler(level=logging.DEBUG)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
+    with captured_log(logger, level=logging.DEBUG) as records:
         model = Backboned()
         wrapper = build_optim_wrapper(model, _optim_cfg('OneFormerOptimWrapperConstructor'))
-    finally:
-        logger.removeHandler(handler)
     info = [r.getMessage() for r in records if r.levelno >= logging.INFO]
     debug = [r.getMessage() for r in records if r.levelno == logging.DEBUG]
     assert not [m for m in info if m.startswith('paramwise_options')]

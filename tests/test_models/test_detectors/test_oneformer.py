@@ -8,7 +8,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData
 
 from oneformer.tasks import pad_text_list, tokenize
-from oneformer.testing import tiny_model_cfg
+from oneformer.testing import captured_log, tiny_model_cfg
 
 
 def _sample(task, h, w, labels, num_texts, seed):
@@ -187,23 +187,15 @@ def test_cutting_texts_is_said_once_in_the_log():
     """Texts beyond num_queries - num_ctx are cut (as the official mapper does); the log says so once."""
     import logging
 
-    from mmengine.logging import MMLogger
     head = _build().panoptic_head
     n = head.num_texts
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with captured_log() as records:
         fit = [DetDataSample(metainfo=dict(text_tokens=tokenize(['a photo with a a'] * n).numpy()))]
         head.text_tokens(fit, ['semantic'], 'cpu')
         assert not records  # nothing cut, nothing said
         many = [DetDataSample(metainfo=dict(text_tokens=tokenize(['a photo with a a'] * (n + 3)).numpy()))]
         for _ in range(3):
             assert head.text_tokens(many, ['semantic'], 'cpu').shape == (1, n, 77)
-    finally:
-        logger.removeHandler(handler)
     said = [r.getMessage() for r in records if 'are cut' in r.getMessage()]
     assert len(said) == 1 and records[0].levelno == logging.WARNING
     assert f'has {n + 3} targets but the text list holds num_queries - text_mapper.num_ctx = {n} texts' in said[0]

@@ -74,6 +74,21 @@ def _qt_inputs(seed, b=2, hw=(16, 16), nq=11):
             torch.randn(nq, C, generator=g))
 
 
+def spy_need_weights(monkeypatch):
+    """The ``need_weights`` of every call of torch's multi-head attention function from now on (a list that
+    fills): which calls take the stock path, and whether they ask for the weights (the fused kernel is used only
+    without)."""
+    seen = []
+    mha_forward = torch.nn.modules.activation.F.multi_head_attention_forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs['need_weights'])
+        return mha_forward(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.modules.activation.F, 'multi_head_attention_forward', spy)
+    return seen
+
+
 def test_query_transformer_eval_fused_attention_matches_stock(monkeypatch):
     qt = _query_transformer().eval()
     stock = _stock_copy(qt).eval()
@@ -85,14 +100,7 @@ def test_query_transformer_eval_fused_attention_matches_stock(monkeypatch):
         assert out.shape == (b, 11, C)
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
     # the fused path is really taken in eval (no attention weights asked for), and only in eval
-    seen = []
-    mha_forward = torch.nn.modules.activation.F.multi_head_attention_forward
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs['need_weights'])
-        return mha_forward(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.modules.activation.F, 'multi_head_attention_forward', spy)
+    seen = spy_need_weights(monkeypatch)
     with torch.no_grad():
         qt(*_qt_inputs(0))
         assert seen == [False] * 4  # 2 layers x (self, cross)

@@ -16,7 +16,7 @@ from oneformer.models import reference_formulation
 from oneformer.models.layers import MemoryEfficientMultiheadAttention, use_reference_attention
 from oneformer.testing import tiny_model_cfg
 
-from .test_memory_efficient_attention import _qt_inputs, _query_transformer, _stock_copy
+from .test_memory_efficient_attention import _qt_inputs, _query_transformer, _stock_copy, spy_need_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -45,14 +45,7 @@ def test_reference_flag_runs_the_stock_forward(train, monkeypatch):
     ours.train(train)
     stock.train(train)
     q, k, v = _qkv()
-    seen = []
-    mha_forward = torch.nn.modules.activation.F.multi_head_attention_forward
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs['need_weights'])
-        return mha_forward(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.modules.activation.F, 'multi_head_attention_forward', spy)
+    seen = spy_need_weights(monkeypatch)
     torch.manual_seed(3)
     out, weights = ours(q, k, v)
     torch.manual_seed(3)
@@ -127,6 +120,18 @@ def test_flop_analyzer_counts_the_reference_attention():
     assert reference - fast == attention_products
 
 
+class _ModelForward(nn.Module):
+    """``model._forward(x, samples)`` as a module of one input, for FlopAnalyzer."""
+
+    def __init__(self, model, samples):
+        super().__init__()
+        self.inner = model
+        self.samples = samples
+
+    def forward(self, x):
+        return self.inner._forward(x, self.samples)
+
+
 def test_reference_formulation_of_a_whole_model():
     """The model-wide switch flips the query attention and the head's CPU deformable attention, restores both,
     keeps the outputs, and gives FlopAnalyzer the attention products to count."""
@@ -139,24 +144,15 @@ def test_reference_formulation_of_a_whole_model():
     x = torch.randn(1, 3, 64, 64)
     samples = [DetDataSample(metainfo=dict(task='panoptic', img_shape=(64, 64), batch_input_shape=(64, 64)))]
 
-    class Forward(nn.Module):
-
-        def __init__(self):
-            super().__init__()
-            self.inner = model
-
-        def forward(self, x):
-            return model._forward(x, samples)
-
     with torch.no_grad():
         fast_out = model._forward(x, samples)
-        fast = _flops(Forward(), (x, ))
+        fast = _flops(_ModelForward(model, samples), (x, ))
         with reference_formulation(model) as switched:
             assert switched == dict(attention=4, deform_attn_heads=1)
             assert not head.fast_cpu_deform_attn
             assert all(m.reference for m in model.modules() if isinstance(m, MemoryEfficientMultiheadAttention))
             ref_out = model._forward(x, samples)
-            reference = _flops(Forward(), (x, ))
+            reference = _flops(_ModelForward(model, samples), (x, ))
     assert head.fast_cpu_deform_attn
     assert not any(m.reference for m in model.modules() if isinstance(m, MemoryEfficientMultiheadAttention))
     for a, b in zip(fast_out, ref_out):
@@ -170,15 +166,5 @@ def test_reference_formulation_of_a_whole_model():
             plain.load_state_dict(block.attn.state_dict())
             block.attn = plain
     stock.panoptic_head.fast_cpu_deform_attn = False
-
-    class StockForward(nn.Module):
-
-        def __init__(self):
-            super().__init__()
-            self.inner = stock
-
-        def forward(self, x):
-            return stock._forward(x, samples)
-
     with torch.no_grad():
-        assert _flops(StockForward(), (x, )) == reference
+        assert _flops(_ModelForward(stock, samples), (x, )) == reference
