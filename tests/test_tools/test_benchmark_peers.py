@@ -53,7 +53,7 @@ def _check_entry(entry, goal):
 @pytest.mark.slow
 def test_quick_benchmark_writes_the_json_schema(tmp_path):
     out = tmp_path / 'bench.json'
-    measures = 'end2end,forward,three_tasks,train,pipeline,complexity'
+    measures = 'end2end,forward,three_tasks,batched_tasks,train,pipeline,complexity'
     stdout = _run('benchmark_peers.py', TINY + ['--measures', measures, '--out', str(out)], tmp_path)
     report = json.loads(out.read_text())
     assert report['schema_version'] == 1 and report['preset'] == 'quick' and report['threads'] == 1
@@ -68,6 +68,7 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
     assert res['end2end']['ours_test_step']['median'] > 0
     _check_entry(res['forward'], '<= 1.10')
     _check_entry(res['three_tasks'], '<= 0.50')
+    _check_entry(res['batched_tasks'], '<= 1.00')
     _check_entry(res['train']['time'], '<= 1.15')
     _check_entry(res['train']['memory'], '<= 1.15')
     assert res['train']['memory']['unit'] == 'MB' and 'VmHWM' in res['train']['memory']['method']
@@ -90,7 +91,8 @@ def test_quick_benchmark_writes_the_json_schema(tmp_path):
     assert c['flops_ratio'] == pytest.approx(c['ours']['flops'] / c['peer']['flops'])
     assert c['ours']['parts']['text_mapper'] > 0 and 'query_transformer' not in c['peer']['parts']
     # the printed and stored table has one row per measure
-    for title in ('end2end end-to-end', 'forward forward', 'three_tasks evaluate', 'train training iteration',
+    for title in ('end2end end-to-end', 'forward forward', 'three_tasks evaluate', 'batched_tasks 3 task tokens',
+                  'train training iteration',
                   'train training peak memory', 'pipeline data pipeline', 'oneformer-mm (inference)'):
         assert title in report['table'] and title in stdout
 

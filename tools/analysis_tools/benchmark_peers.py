@@ -13,6 +13,8 @@ Measures (each: median of ``--repeats`` runs after ``--warmup`` runs, both sides
   pixel decoder, decoder, query count and input. Goal <= 1.10x.
 * three_tasks data preprocessor + ``predict(tasks=all three)`` vs three single-task ``predict`` passes.
   Goal <= 0.5x.
+* batched_tasks ``predict(tasks=all three)`` (the three task tokens in one batched decoder call) vs decoding the
+  three tokens one after another after the same single backbone / pixel-decoder pass (issue 21). Goal <= 1.0x.
 * train training iteration time and peak memory vs Mask2Former, same backbone and batch; each side in a fresh
   subprocess, memory = growth of the peak RSS (``resource.getrusage``) over the training iterations. Goal <= 1.15x.
 * pipeline samples/s of the task-aware training pipeline (one process) vs the model's training samples/s. Goal >= 20x.
@@ -53,7 +55,8 @@ from oneformer.utils import collect_env, load_average  # noqa: E402
 
 M_DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'openvino', 'compile')  # oneformer_bench.measures.DEPLOY_SIDES
 
-MEASURES = ('end2end', 'forward', 'three_tasks', 'train', 'pipeline', 'onnx', 'complexity', 'paper_params')
+MEASURES = ('end2end', 'forward', 'three_tasks', 'batched_tasks', 'train', 'pipeline', 'onnx', 'complexity',
+            'paper_params')
 SCHEMA_VERSION = 1
 
 
@@ -122,7 +125,7 @@ def run(args, command: str) -> Dict:
         os.makedirs(work_dir, exist_ok=True)
         ctx = M.Context(preset, work_dir, threads, device=args.device)
         steps = [('end2end', M.end_to_end), ('forward', M.forward_latency), ('three_tasks', M.three_tasks_one_pass),
-                 ('train', M.training_step),
+                 ('batched_tasks', M.batched_task_passes), ('train', M.training_step),
                  ('pipeline', lambda c: M.pipeline_throughput(c, results['train']['time']['ours'])),
                  ('onnx', lambda c: M.onnx_end_to_end(c, parse_sides(args.deploy_sides))),
                  ('complexity', C.complexity),

@@ -5,6 +5,7 @@ TITLES = {
     'end2end': 'end2end end-to-end inference (pre + forward + post, panoptic)',
     'forward': 'forward forward latency',
     'three_tasks': 'three_tasks evaluate 3 tasks',
+    'batched_tasks': 'batched_tasks 3 task tokens in one decoder call',
     'P4_time': 'train training iteration',
     'P4_memory': 'train training peak memory',
     'pipeline': 'pipeline data pipeline / model throughput',
@@ -23,7 +24,7 @@ def _value(stat: Dict, unit: str) -> str:
 def rows(results: Dict) -> List[Dict]:
     """Flatten the measure results into table rows (key, entry)."""
     out = []
-    for key in ('end2end', 'forward', 'three_tasks'):
+    for key in ('end2end', 'forward', 'three_tasks', 'batched_tasks'):
         if key in results:
             out.append((key, results[key]))
     if 'train' in results:
