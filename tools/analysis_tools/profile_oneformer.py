@@ -29,6 +29,7 @@ from oneformer_bench import builders as B  # noqa: E402
 from oneformer_bench.presets import PRESETS, get_preset  # noqa: E402
 from oneformer_bench.stages import labelled, stage_labels  # noqa: E402
 from oneformer_bench.timing import pin_threads, time_interleaved  # noqa: E402
+from segcompare.profile import profile_calls  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,13 +49,8 @@ def parse_args(argv=None):
 
 def profile(fn, steps: int, labels: List[str]) -> Dict:
     """Stage ranges and op self-times of ``steps`` calls of ``fn`` (after one warm-up call), in ms per call."""
-    fn()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        for _ in range(steps):
-            with torch.profiler.record_function('iteration'):
-                fn()
-    events = prof.key_averages()
-    total = next(e.cpu_time_total for e in events if e.key == 'iteration') / 1000 / steps
+    by_key, total = profile_calls(fn, steps, 'iteration')
+    events = list(by_key.values())
     stages, ops = [], []
     for e in events:
         per_call = e.cpu_time_total / 1000 / steps

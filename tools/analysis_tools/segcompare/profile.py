@@ -4,7 +4,7 @@ Mask2Former runs at the demo size (docs/compare.md)."""
 import contextlib
 import functools
 import os.path as osp
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 from .common import CompareError, load_json
 
@@ -62,16 +62,26 @@ def labelled(model) -> Iterator[List[str]]:
                 setattr(obj, method, previous)
 
 
-def _stage_times(fn, steps: int, labels: Sequence[str]) -> Dict:
-    """ms per call of every labelled stage and of the whole ``fn`` (after one warm-up call)."""
+def profile_calls(fn: Callable[[], object], steps: int, name: str) -> Tuple[Dict[str, object], float]:
+    """Profile ``steps`` calls of ``fn`` on CPU (after one warm-up call), each in a ``record_function`` range
+    ``name``; also used by ``tools/analysis_tools/profile_oneformer.py``.
+
+    Returns:
+        tuple: ``torch.profiler``'s averaged events by key, and the ms per call of ``fn``.
+    """
     import torch
     fn()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            with torch.profiler.record_function('test_step'):
+            with torch.profiler.record_function(name):
                 fn()
     events = {e.key: e for e in prof.key_averages()}
-    total = events['test_step'].cpu_time_total / 1000 / steps
+    return events, events[name].cpu_time_total / 1000 / steps
+
+
+def _stage_times(fn, steps: int, labels: Sequence[str]) -> Dict:
+    """ms per call of every labelled stage and of the whole ``fn`` (after one warm-up call)."""
+    events, total = profile_calls(fn, steps, 'test_step')
     stages = {k: dict(ms=events[k].cpu_time_total / 1000 / steps, calls=events[k].count // steps)
               for k in labels if k in events}
     ops = sorted((e for e in events.values() if e.key.startswith('aten::')), key=lambda e: -e.self_cpu_time_total)
