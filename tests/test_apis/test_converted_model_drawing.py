@@ -10,10 +10,10 @@ import pytest
 from mmengine.config import Config
 
 from oneformer.apis import OneFormerInferencer
+from oneformer.testing.hf_models import make_hf_model
 from oneformer.visualization import resolve_palette
 
 from ..conftest import REPO
-from ..test_converters.hf_models import make_hf_model
 
 
 def _load(path: str, name: str):

@@ -15,8 +15,9 @@ import sysconfig
 
 import pytest
 
+from oneformer.testing.hf_models import make_hf_model
+
 from ..conftest import REPO
-from ..test_converters.hf_models import make_hf_model
 from .test_wheel import _ignore
 
 CHECK = r'''
