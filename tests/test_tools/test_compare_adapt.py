@@ -233,3 +233,34 @@ def test_default_peer_adaptation_trains_one_step(name, compare_data, oneformer_c
     assert losses and all(torch.isfinite(v).all() for v in losses.values())
     moved = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
     assert any(k.startswith('backbone.') for k in moved) and any(not k.startswith('backbone.') for k in moved)
+
+
+def test_two_stage_rois_per_image_is_set_only_where_asked(compare_data, oneformer_cfg):
+    ds = read_dataset(DEFAULT_DATASET, str(compare_data))
+    name = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+    spec = peer_spec(name)
+    bb = demo_backbone(oneformer_cfg, spec.library)
+    recipe = Config.fromfile(spec.path)
+    assert recipe.model.train_cfg.rcnn.sampler.num == 512
+    kept = build_run_config(spec, ds, oneformer_cfg, bb, 7, 3, 5, 2, 1)
+    assert kept.model.train_cfg.rcnn.sampler.num == 512
+    fewer = build_run_config(spec, ds, oneformer_cfg, bb, 7, 3, 5, 2, 1, rois_per_image=64)
+    assert fewer.model.train_cfg.rcnn.sampler.num == 64
+    assert fewer.model.train_cfg.rcnn.sampler.pos_fraction == recipe.model.train_cfg.rcnn.sampler.pos_fraction
+    assert 'model.train_cfg.rcnn.sampler.num' in changed_keys(recipe, fewer)
+    # a one-stage peer has no RoI sampler: nothing changes
+    solo = peer_spec('mmdet::solov2/solov2_r50_fpn_1x_coco.py')
+    a = build_run_config(solo, ds, oneformer_cfg, demo_backbone(oneformer_cfg, 'mmdet'), 7, 3, 5, 2, 1)
+    b = build_run_config(solo, ds, oneformer_cfg, demo_backbone(oneformer_cfg, 'mmdet'), 7, 3, 5, 2, 1,
+                         rois_per_image=64)
+    assert a.model.to_dict() == b.model.to_dict()
+
+
+def test_rois_per_image_option_auto_is_64_on_the_synthetic_data_only():
+    from segcompare.cli import parse_args
+    assert parse_args([]).rois_per_image == 64
+    assert parse_args(['--dataset', 'configs/_base_/datasets/ade20k_panoptic.py']).rois_per_image is None
+    assert parse_args(['--rois-per-image', 'recipe']).rois_per_image is None
+    assert parse_args(['--rois-per-image', '128']).rois_per_image == 128
+    with pytest.raises(SystemExit):
+        parse_args(['--rois-per-image', 'many'])

@@ -6,7 +6,7 @@ neck / head widths, data preprocessor statistics, custom hooks such as EMA).
 a test checks that an adapted config differs from its recipe only there).
 """
 import copy
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .backbone import swap_backbone
 from .common import CompareError, strip_root
@@ -32,6 +32,8 @@ ADAPTED_KEYS: Tuple[Tuple[str, str], ...] = (
     ('model.data_preprocessor.pad_mask', 'ground-truth masks padded with their images (batches vary in size; '
      'RTMDet pads every image to 640x640 in its pipeline)'),
     ('model.data_preprocessor.size*', 'pad to a multiple of 32, not to the recipe crop (mmseg)'),
+    ('model.train_cfg.rcnn*sampler.num', 'RoIs sampled per image by two-stage models (--rois-per-image; default: '
+     "64 on the synthetic 128x128 data, the recipe's 512 (for 1333x800 COCO images) elsewhere)"),
     ('model.test_cfg.mode', "whole-image inference (mmseg 'slide' windows are sized for the recipe crop)"),
     ('model.test_cfg.crop_size', 'whole-image inference'),
     ('model.test_cfg.stride', 'whole-image inference'),
@@ -160,14 +162,32 @@ def _sync_bn_to_bn(model) -> None:
     _walk(model, 'model', fix)
 
 
-def adapt_model(cfg, spec: RunSpec, ds: DatasetInfo, backbone: Dict) -> Dict:
-    """Backbone, class counts, preprocessing and test mode of a peer's model config (in place)."""
+def adapt_roi_sampling(model, rois_per_image: Optional[int]) -> List[str]:
+    """The second-stage RoI sampler's ``num`` of two-stage models (``model.train_cfg.rcnn``, one dict or one per
+    cascade stage) set to ``rois_per_image`` (None: the recipe's); returns the changed keys."""
+    rcnn = (model.get('train_cfg') or {}).get('rcnn')
+    if rois_per_image is None or rcnn is None:
+        return []
+    stages = rcnn if isinstance(rcnn, (list, tuple)) else [rcnn]
+    changed = []
+    for i, stage in enumerate(stages):
+        sampler = stage.get('sampler') or {}
+        if 'num' in sampler:
+            sampler['num'] = rois_per_image
+            changed.append(f'model.train_cfg.rcnn{f"[{i}]" if stages is rcnn else ""}.sampler.num')
+    return changed
+
+
+def adapt_model(cfg, spec: RunSpec, ds: DatasetInfo, backbone: Dict, rois_per_image: Optional[int] = None) -> Dict:
+    """Backbone, class counts, preprocessing, test mode and the RoI batch (two-stage models) of a peer's model
+    config (in place)."""
     model = cfg.model
     recipe = recipe_class_counts(cfg, spec.library)
     if 'pretrained' in model:
         model.pretrained = None
     report = swap_backbone(model, spec.library, backbone, spec.name)
     adapt_classes(model, spec, recipe, ds)
+    adapt_roi_sampling(model, rois_per_image)
     _sync_bn_to_bn(model)
     pre = model.get('data_preprocessor')
     if pre is not None:
@@ -297,7 +317,7 @@ def apply_budget(cfg, schedule: Dict, iters: int, seed: int, checkpoint_interval
 
 
 def build_run_config(spec: RunSpec, ds: DatasetInfo, oneformer_cfg, backbone: Dict, iters: int, batch: int,
-                     seed: int, checkpoint_interval: int, log_interval: int):
+                     seed: int, checkpoint_interval: int, log_interval: int, rois_per_image: Optional[int] = None):
     """The config of one run: the recipe adapted to the shared data, backbone, schedule and budget.
 
     Args:
@@ -307,6 +327,7 @@ def build_run_config(spec: RunSpec, ds: DatasetInfo, oneformer_cfg, backbone: Di
         backbone: The shared backbone config (``None``: each model's own; only meaningful for OneFormer's
             default, whose own is the demo's).
         iters, batch, seed, checkpoint_interval, log_interval: The budget.
+        rois_per_image: RoIs sampled per image by two-stage peers (None: the recipe's).
 
     Returns:
         Config: Ready for ``Runner.from_cfg``.
@@ -320,7 +341,7 @@ def build_run_config(spec: RunSpec, ds: DatasetInfo, oneformer_cfg, backbone: Di
             swap_backbone(cfg.model, 'mmdet', backbone, spec.name)
         cfg.val_dataloader = None
     else:
-        adapt_model(cfg, spec, ds, backbone)
+        adapt_model(cfg, spec, ds, backbone, rois_per_image)
         adapt_data(cfg, spec, ds, batch)
         adapt_optimizer(cfg, schedule)
     apply_budget(cfg, schedule, iters, seed, checkpoint_interval, log_interval)

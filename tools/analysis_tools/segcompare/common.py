@@ -9,6 +9,9 @@ DEFAULT_DATASET = osp.join(REPO, 'configs', '_base_', 'datasets', 'synthetic_pan
 DEFAULT_ONEFORMER = osp.join(REPO, 'configs', 'oneformer', 'oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py')
 COMPARE_CONFIGS = osp.join(REPO, 'configs', 'compare')
 DEFAULT_ITERS = 600  # per training run (docs/compare.md: time on 2 CPU cores)
+# RoIs per image of the two-stage peers on the synthetic 128x128 data (a few objects per image): the recipes' 512 are
+# sized for 1333x800 COCO images; with them the mask head's positive RoIs took most of a CPU iteration (docs/compare.md)
+SYNTHETIC_ROIS_PER_IMAGE = 64
 SCHEMA_VERSION = 2
 METRICS = ('PQ', 'AP', 'mIoU')
 TASK_METRIC = {'panoptic': 'PQ', 'instance': 'AP', 'semantic': 'mIoU'}

@@ -37,4 +37,4 @@ def config_for(spec: RunSpec, job: Dict, setup: Optional[Tuple[DatasetInfo, obje
     iters = job['iters']
     return build_run_config(spec, ds, one, backbone_for(spec, one, job['backbone']), iters, job['batch'],
                             job['seed'], job['checkpoint_interval'] or max(iters // 4, 1),
-                            min(job['log_interval'], iters))
+                            min(job['log_interval'], iters), job.get('rois_per_image'))

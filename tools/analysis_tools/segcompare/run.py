@@ -142,7 +142,8 @@ def job_for(spec: RunSpec, args, signature: Dict, work_dir: str, tag: str) -> Di
                 data_root=args.data_root, instance_anns=[args.instance_train_ann, args.instance_val_ann],
                 oneformer_config=args.oneformer_config, backbone=args.backbone, iters=args.iters, batch=args.batch,
                 seed=args.seed, checkpoint_interval=args.checkpoint_interval, log_interval=args.log_interval,
-                timing_images=args.timing_images, threads=args.threads, cpu_isa=args.cpu_isa)
+                timing_images=args.timing_images, threads=args.threads, cpu_isa=args.cpu_isa,
+                rois_per_image=args.rois_per_image)
 
 
 def dumps(obj) -> str:
