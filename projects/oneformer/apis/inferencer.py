@@ -8,12 +8,14 @@ import mmcv
 import mmengine
 import numpy as np
 import torch
-from mmdet.apis import DetInferencer
+import torch.nn as nn
+from mmdet.apis import DetInferencer, init_detector
 from mmdet.apis.det_inferencer import IMG_EXTENSIONS
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.runner.checkpoint import _load_checkpoint_to_model, load_checkpoint
 from rich.progress import track
 
 from ..tasks import check_task, parse_tasks
@@ -140,31 +142,8 @@ class OneFormerInferencer(DetInferencer):
             _load_checkpoint_to_model(model, checkpoint)
         else:
             warnings.warn('no weights given: predictions come from a randomly initialised model')
-        meta = (checkpoint or {}).get('meta', {}).get('dataset_meta', None)
-        cfg_meta = None
-        if meta and meta.get('classes'):
-            model.dataset_meta = {k.lower(): v for k, v in meta.items()}
-        else:
-            cfg_meta = config_metainfo(cfg)
-            source = f'checkpoint {self._weights_name}' if checkpoint is not None else 'no checkpoint'
-            warnings.warn(f"{source}: no class names in meta['dataset_meta']; using the config's test dataset "
-                          f"classes {tuple(cfg_meta['classes'])}")
-            model.dataset_meta = {k: v for k, v in cfg_meta.items() if k in ('classes', 'thing_classes',
-                                                                              'stuff_classes', 'palette')}
-        classes = tuple(model.dataset_meta['classes'])
-        num_classes = model.panoptic_fusion_head.num_classes
-        if len(classes) != num_classes:
-            raise ValueError(f'{len(classes)} class names {classes} for a model with {num_classes} classes '
-                             '(num_things_classes + num_stuff_classes in the config)')
-        if self.palette != 'none':
-            palette, source = self.palette, f'palette={self.palette!r}'
-        elif model.dataset_meta.get('palette') is not None:
-            palette, source = model.dataset_meta['palette'], 'the checkpoint\'s dataset_meta'
-        else:
-            cfg_meta = cfg_meta or config_metainfo(cfg, required=False)
-            palette, source = (cfg_meta or {}).get('palette', None), 'the config\'s metainfo'
-        # one colour per class (a name such as 'random', none at all or too few become a list): every drawing path
-        model.dataset_meta['palette'] = resolve_palette(palette, classes, source)
+        set_dataset_meta(model, checkpoint, cfg, self.palette,
+                         f'checkpoint {self._weights_name}' if checkpoint is not None else 'no checkpoint')
 
     def _init_visualizer(self, cfg):
         """The config's visualizer (``OneFormerVisualizer`` for a model-only config); small images are upscaled
@@ -421,11 +400,73 @@ def config_metainfo(cfg, required: bool = True) -> Optional[dict]:
     return meta
 
 
-def load_pytorch_model(config: str, checkpoint: str, device: str = 'cpu'):
-    """The PyTorch model of ``config`` + ``checkpoint`` with its ``dataset_meta`` (class names from the checkpoint,
-    else the config), loaded as :class:`OneFormerInferencer` loads it (used by the ONNX export and comparison
-    tools). Returns ``(model, cfg)``."""
+def set_dataset_meta(model, checkpoint: Optional[dict], cfg, palette: str = 'none',
+                     source: str = 'the checkpoint') -> None:
+    """Set ``model.dataset_meta``: class names (and thing / stuff split) from the checkpoint's
+    ``meta['dataset_meta']``, else from the config's test dataset (with a warning; never mmdet's COCO default), and
+    one palette colour per class.
+
+    Args:
+        model: A OneFormer model (its fusion head's class count is checked against the names).
+        checkpoint (dict, optional): The loaded checkpoint (None: no weights).
+        cfg: The model's config.
+        palette (str): 'none' (the checkpoint's palette, else the config's), or a palette name / list that wins.
+        source (str): How the warning names the checkpoint.
+
+    Raises:
+        KeyError: No class names in the checkpoint nor in the config.
+        ValueError: As many class names as the model has classes, or not.
+    """
+    meta = (checkpoint or {}).get('meta', {}).get('dataset_meta', None)
+    cfg_meta = None
+    if meta and meta.get('classes'):
+        model.dataset_meta = {k.lower(): v for k, v in meta.items()}
+    else:
+        cfg_meta = config_metainfo(cfg)
+        warnings.warn(f"{source}: no class names in meta['dataset_meta']; using the config's test dataset "
+                      f"classes {tuple(cfg_meta['classes'])}")
+        model.dataset_meta = {k: v for k, v in cfg_meta.items() if k in ('classes', 'thing_classes',
+                                                                          'stuff_classes', 'palette')}
+    classes = tuple(model.dataset_meta['classes'])
+    num_classes = model.panoptic_fusion_head.num_classes
+    if len(classes) != num_classes:
+        raise ValueError(f'{len(classes)} class names {classes} for a model with {num_classes} classes '
+                         '(num_things_classes + num_stuff_classes in the config)')
+    if palette != 'none':
+        palette_source = f'palette={palette!r}'
+    elif model.dataset_meta.get('palette') is not None:
+        palette, palette_source = model.dataset_meta['palette'], 'the checkpoint\'s dataset_meta'
+    else:
+        cfg_meta = cfg_meta or config_metainfo(cfg, required=False)
+        palette, palette_source = (cfg_meta or {}).get('palette', None), 'the config\'s metainfo'
+    # one colour per class (a name such as 'random', none at all or too few become a list): every drawing path
+    model.dataset_meta['palette'] = resolve_palette(palette, classes, palette_source)
+
+
+def load_pytorch_model(config: Union[str, Config], checkpoint: str, device: str = 'cpu') -> Tuple[nn.Module, Config]:
+    """The PyTorch model of ``config`` + ``checkpoint`` (used by the ONNX export and comparison tools).
+
+    mmdet's ``init_detector`` builds it (config, registry scope, SyncBN -> BN, device, eval mode); the checkpoint is
+    read here, through mmengine's loaders (a damaged file raises
+    :class:`~oneformer.compat.CheckpointReadError`), and ``dataset_meta`` is set as :class:`OneFormerInferencer`
+    sets it (:func:`set_dataset_meta`): class names from the checkpoint, else from the config.
+
+    Returns:
+        tuple: ``(model, cfg)``.
+    """
     if osp.splitext(str(checkpoint))[1].lower() in ('.onnx', '.xml'):
         raise ValueError(f'{checkpoint} is an exported graph: the PyTorch model needs the .pth checkpoint')
-    inferencer = OneFormerInferencer(config, weights=checkpoint, device=device)
-    return inferencer.model, inferencer.cfg
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    # No checkpoint for init_detector: given one without class names it would name the classes after COCO's (its
+    # default), and its palette would replace the checkpoint's. palette='random' keeps it from building the test
+    # dataset, which a model-only config (a converter's output) does not have; set_dataset_meta sets both below.
+    with warnings.catch_warnings(record=True) as caught:
+        model = init_detector(copy.deepcopy(cfg), checkpoint=None, palette='random', device=device)
+    for w in caught:  # pass on what else it said
+        if 'use COCO classes by default' not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not hasattr(model, 'test_tasks'):
+        raise TypeError(f'{type(model).__name__} is not a OneFormer model (no task tokens)')
+    loaded = load_checkpoint(model, checkpoint, map_location='cpu')
+    set_dataset_meta(model, loaded, cfg, source=f'checkpoint {checkpoint}')
+    return model, cfg
