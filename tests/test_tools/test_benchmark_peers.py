@@ -106,8 +106,8 @@ def test_profiler_writes_stage_and_op_tables(tmp_path):
     assert prof['tasks'] == ['panoptic', 'semantic']
     infer, train = prof['inference'], prof['training']
     infer_stages = {s['stage']: s for s in infer['stages']}
-    # two task tokens: the decoder runs twice, the backbone and pixel decoder once
-    assert infer_stages['query_transformer']['calls'] == 2 and infer_stages['backbone']['calls'] == 1
+    # two task tokens: one batched decoder call (query transformer once, over 2 rows), backbone and pixel decoder once
+    assert infer_stages['query_transformer']['calls'] == 1 and infer_stages['backbone']['calls'] == 1
     assert {'post.panoptic', 'post.semantic'} <= set(infer_stages) and 'post.instance' not in infer_stages
     assert {'backbone', 'text_mapper', 'backward', 'forward+loss', 'loss.by_feat'} <= {s['stage'] for s in
                                                                                        train['stages']}

@@ -53,7 +53,8 @@ from oneformer_bench.timing import pin_threads  # noqa: E402
 
 from oneformer.utils import collect_env, load_average  # noqa: E402
 
-M_DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'openvino', 'compile')  # oneformer_bench.measures.DEPLOY_SIDES
+# = oneformer_bench.measures.DEPLOY_SIDES
+M_DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'ort_int8_static', 'openvino', 'compile')
 
 MEASURES = ('end2end', 'forward', 'three_tasks', 'batched_tasks', 'train', 'pipeline', 'onnx', 'complexity',
             'paper_params')

@@ -219,7 +219,7 @@ def pipeline_throughput(ctx: Context, train_time: Dict) -> Dict:
 
 # ----------------------------------------------------------------------------------------------------------------- onnx
 #: deployment sides of the onnx measure, besides ONNX Runtime fp32 (grid_sample) and PyTorch eager
-DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'openvino', 'compile')
+DEPLOY_SIDES = ('ort_gather', 'ort_int8', 'ort_int8_static', 'openvino', 'compile')
 
 
 def onnx_end_to_end(ctx: Context, sides=DEPLOY_SIDES) -> Dict:
@@ -313,12 +313,21 @@ def _deploy_side(side, ctx, model, cfg, meta, onnx_file, inputs, eager_fn, graph
         export_onnx(model, path, cfg, meta, shape=tuple(inputs.shape[-2:]), deform_attn='gather')
         runner = OnnxOneFormer(path, cfg=cfg, threads=ctx.threads)
         name = 'ONNX Runtime, deformable attention as Gather + MatMul'
-    elif side == 'ort_int8':
-        path = osp.join(folder, 'model_int8.onnx')
+    elif side in ('ort_int8', 'ort_int8_static'):
+        static = side == 'ort_int8_static'
+        path = osp.join(folder, f'model_{side[4:]}.onnx')
         start = time.perf_counter()
-        quantize_onnx(onnx_file, path, 'dynamic')
+        if static:  # activation ranges from the benchmark image and 3 variants (flipped, darker, brighter)
+            x = inputs.numpy()
+            task = np.zeros((x.shape[0], 1), np.int64)
+            calibration = [dict(inputs=v.astype(np.float32), task=task)
+                           for v in (x, x[..., ::-1].copy(), 0.8 * x, 1.2 * x)]
+            quantize_onnx(onnx_file, path, 'static', calibration=calibration)
+        else:
+            quantize_onnx(onnx_file, path, 'dynamic')
         runner = OnnxOneFormer(path, cfg=cfg, threads=ctx.threads)
-        name = 'ONNX Runtime int8 (dynamic: MatMul, Gemm, Conv weights)'
+        name = (f'ONNX Runtime int8 ({"static QDQ, 4 calibration images" if static else "dynamic"}: MatMul, Gemm, '
+                'Conv weights)')
         with torch.no_grad():
             d = logit_diffs(model, runner, inputs, ('panoptic', ))['panoptic']
         return graph_fn(runner), dict(name=name, quantize_s=time.perf_counter() - start,
