@@ -8,7 +8,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
 DEFAULT_DATASET = osp.join(REPO, 'configs', '_base_', 'datasets', 'synthetic_panoptic.py')
 DEFAULT_ONEFORMER = osp.join(REPO, 'configs', 'oneformer', 'oneformer_r18-tiny_1xb4-1k_synthetic-128x128.py')
 COMPARE_CONFIGS = osp.join(REPO, 'configs', 'compare')
-DEFAULT_ITERS = 600  # per training run (docs/compare.md: time on 2 CPU cores)
+DEFAULT_ITERS = 300  # per training run: the 13 default runs in about an hour on 2 CPU cores (docs/compare.md)
 # RoIs per image of the two-stage peers on the synthetic 128x128 data (a few objects per image): the recipes' 512 are
 # sized for 1333x800 COCO images; with them the mask head's positive RoIs took most of a CPU iteration (docs/compare.md)
 SYNTHETIC_ROIS_PER_IMAGE = 64
