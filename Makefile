@@ -18,8 +18,8 @@ demo: install
 
 # OneFormer trained once vs 12 OpenMMLab segmentors (mmdet / mmseg, one training per task) on the same data, backbone,
 # schedule and budget (docs/compare.md): results.json / results.md / leaderboard.png in work_dirs/compare/.
-# Not timed on an idle machine yet: the two-stage / SOLOv2 peers take seconds per CPU iteration, expect well over
-# an hour on 2 cores (docs/compare.md); rerunning reuses finished runs. `make compare` is the same command.
+# About 70 minutes on an idle 2-core machine (300 iterations per run; docs/compare.md); rerunning reuses finished
+# runs. `make compare` is the same command.
 leaderboard: install
 	$(PY) tools/analysis_tools/compare_segmentors.py
 
