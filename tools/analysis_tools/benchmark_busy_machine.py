@@ -52,7 +52,8 @@ def _load() -> list:
 
 
 def run(args) -> dict:
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix='busy_demo_')
+    # absolute: the demo runs in --repo's folder
+    work_dir = osp.abspath(args.work_dir or tempfile.mkdtemp(prefix='busy_demo_'))
     if osp.exists(work_dir):
         shutil.rmtree(work_dir)  # a fresh run: the demo resumes nothing
     os.makedirs(work_dir)
@@ -66,7 +67,8 @@ def run(args) -> dict:
                                       env=_default_openmp_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(args.competitor_head_start)
     env = dict(os.environ, PYTHONPATH=osp.join(osp.abspath(args.repo), 'projects'))
-    cmd = [sys.executable, 'tools/demo.py', '--work-dir', osp.join(work_dir, 'demo'), '--data-root', args.data_root]
+    cmd = [sys.executable, 'tools/demo.py', '--work-dir', osp.join(work_dir, 'demo'), '--data-root',
+           osp.abspath(args.data_root)]
     if args.max_iters:
         cmd += ['--max-iters', str(args.max_iters)]
     print(f'[busy] demo: {" ".join(cmd)} (cwd {args.repo}); competitor: '
@@ -87,14 +89,14 @@ def run(args) -> dict:
                 print(f'[busy] {time.time() - start:6.0f} s: iteration {last_iter}/{total_iters}', flush=True)
 
         while True:
+            if deadline and time.time() > deadline:  # checked on every line: the demo logs often
+                demo.kill()
+                break
             line = demo.stdout.readline()
             if line:
                 take(line)
                 continue
             if demo.poll() is not None:
-                break
-            if deadline and time.time() > deadline:
-                demo.kill()
                 break
             time.sleep(0.5)
         demo.wait()
