@@ -55,19 +55,26 @@ def _checkpoint(cfg, path: str) -> None:
     torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(CLASSES))), path)
 
 
-@pytest.fixture(scope='module')
-def env(tmp_path_factory):
-    """Config, checkpoint, PyTorch model, a fixed-shape export (API) and a dynamic one (CLI), test images."""
+def _tiny_model_files(cfg, root):
+    """``cfg`` with the tiny model, dumped to ``root/config.py``; a checkpoint of it (``_checkpoint``); both loaded
+    back as the tools load them. Returns (config path, checkpoint path, model, its config)."""
     from oneformer.apis import load_pytorch_model
-    from oneformer.deployment import export_onnx
-    root = tmp_path_factory.mktemp('onnx')
-    cfg = Config.fromfile(demo_config_path())
     cfg.model = tiny_model_cfg()
     config = str(root / 'config.py')
     cfg.dump(config)
     ckpt = str(root / 'tiny.pth')
     _checkpoint(cfg, ckpt)
     model, model_cfg = load_pytorch_model(config, ckpt)
+    return config, ckpt, model, model_cfg
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory):
+    """Config, checkpoint, PyTorch model, a fixed-shape export (API) and a dynamic one (CLI), test images."""
+    from oneformer.deployment import export_onnx
+    root = tmp_path_factory.mktemp('onnx')
+    cfg = Config.fromfile(demo_config_path())
+    config, ckpt, model, model_cfg = _tiny_model_files(cfg, root)
     fixed = str(root / 'fixed.onnx')
     fixed_meta = export_onnx(model, fixed, model_cfg, model.dataset_meta, shape=(64, 64), checkpoint=ckpt)
     dynamic = str(root / 'dynamic.onnx')
