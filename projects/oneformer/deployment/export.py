@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..compat import route_deform_attn
+from ..models.dense_heads.oneformer_head import per_token
 from ..tasks import CONTEXT_LENGTH, TASK_PROMPT, TASKS, task_tokens
 from ..version import __version__
 from .deform_attn import DEFORM_ATTN, MIN_OPSET
@@ -70,11 +71,9 @@ class OneFormerGraph(nn.Module):
         with route_deform_attn(self.deform_attn):
             mask_features, memories = head.pixel_decoder([f.float() for f in feats])
 
-        def per_task(x: Tensor) -> Tensor:  # (B, ...) -> (B*T, ...), image-major like the tokens
-            return x.unsqueeze(1).expand(-1, num_tasks, -1, -1, -1).flatten(0, 1)
-
-        cls_list, mask_list, _ = head.forward_decoder((per_task(mask_features), [per_task(m) for m in memories]),
-                                                      tokens)
+        # (B, ...) -> (B*T, ...), image-major like the tokens
+        cls_list, mask_list, _ = head.forward_decoder(
+            (per_token(mask_features, num_tasks), [per_token(m, num_tasks) for m in memories]), tokens)
         cls, masks = cls_list[-1], mask_list[-1]
         return (cls.reshape(batch, num_tasks, cls.shape[1], cls.shape[2]),
                 masks.reshape(batch, num_tasks, masks.shape[1], masks.shape[2], masks.shape[3]))

@@ -276,8 +276,8 @@ class OneFormerHead(Mask2FormerHead):
             raise ValueError(f'{num_tokens} task tokens for {num_images} images: give T tokens per image (T*B)')
         keys = self.decoder_inputs(pixel_feats)
         if reps > 1:
-            pixel_feats = (_per_token(pixel_feats[0], reps), [_per_token(m, reps) for m in pixel_feats[1]])
-            keys = tuple([_per_token(k, reps) for k in level] for level in keys)
+            pixel_feats = (per_token(pixel_feats[0], reps), [per_token(m, reps) for m in pixel_feats[1]])
+            keys = tuple([per_token(k, reps) for k in level] for level in keys)
         queries = self.init_queries(task_tokens, pixel_feats[0])
         cls_pred_list, mask_pred_list = self.decode(queries, pixel_feats, keys, all_layers=all_layers)
         return cls_pred_list, mask_pred_list, queries
@@ -411,6 +411,7 @@ class OneFormerHead(Mask2FormerHead):
         return cls, F.interpolate(masks, size=tuple(img_shape[:2]), mode='bilinear', align_corners=False)
 
 
-def _per_token(x: Tensor, reps: int) -> Tensor:
-    """(B, ...) -> (B·reps, ...), each image's rows repeated for its ``reps`` tokens (image-major)."""
-    return x.unsqueeze(1).expand(-1, reps, *x.shape[1:]).flatten(0, 1)
+def per_token(x: Tensor, reps) -> Tensor:
+    """(B, ...) -> (B·reps, ...), each image's rows repeated for its ``reps`` tokens (image-major). -1 for the
+    kept sizes, so that a traced graph (ONNX export) keeps them dynamic."""
+    return x.unsqueeze(1).expand(-1, reps, *([-1] * (x.dim() - 1))).flatten(0, 1)
